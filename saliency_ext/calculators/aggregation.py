@@ -1,0 +1,58 @@
+"""Reduction of saliency samples ``(M, N, ...)`` to one map per item."""
+from chainer import backend
+
+METHODS = ('raw', 'abs', 'square')
+
+
+def check_method(method):
+    """Raises ValueError unless ``method`` is a known aggregation method."""
+    if method not in METHODS:
+        raise ValueError('unknown aggregation method {!r}: use one of {}'
+                         .format(method, ', '.join(map(repr, METHODS))))
+
+
+def _channel_axes(ch_axis, ndim):
+    axes = ch_axis if isinstance(ch_axis, (tuple, list)) else (ch_axis,)
+    normalized = []
+    for axis in axes:
+        if isinstance(axis, bool) or not isinstance(axis, int):
+            raise TypeError('ch_axis must be an int or a tuple of ints, '
+                            'got {!r}'.format(ch_axis))
+        if not -ndim <= axis < ndim:
+            raise ValueError('ch_axis {} is out of range for samples with {} '
+                             'axes'.format(axis, ndim))
+        axis %= ndim
+        if axis < 2:
+            raise ValueError(
+                'ch_axis {!r} names the sample axis (0) or the batch axis '
+                '(1): samples are shaped (M, N, ...), so the channel axis of '
+                'an (N, C, H, W) image batch is 2'.format(ch_axis))
+        normalized.append(axis)
+    return tuple(normalized)
+
+
+def aggregate(samples, method='raw', ch_axis=None):
+    """Averages saliency samples over the sample axis.
+
+    Args:
+        samples (numpy.ndarray or cupy.ndarray): Samples shaped
+            ``(M, N, ...)``, as returned by a calculator's ``compute``.
+        method (str): ``'raw'`` averages the samples, ``'abs'`` their
+            absolute values, ``'square'`` their squares.
+        ch_axis (int or tuple of ints): Axes of ``samples`` (counting the
+            sample axis 0) summed over after the method is applied, such as
+            the channel axis 2 of image samples ``(M, N, C, H, W)``.
+
+    Returns:
+        An array shaped ``(N, ...)`` without the ``ch_axis`` axes.
+    """
+    check_method(method)
+    if samples.ndim < 2:
+        raise ValueError('samples must be shaped (M, N, ...), got shape {}'
+                         .format(samples.shape))
+    xp = backend.get_array_module(samples)
+    h = {'raw': lambda s: s, 'abs': xp.abs, 'square': xp.square}[method](
+        samples)
+    if ch_axis is not None:
+        h = h.sum(axis=_channel_axes(ch_axis, samples.ndim))
+    return h.mean(axis=0)

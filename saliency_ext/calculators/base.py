@@ -1,0 +1,440 @@
+"""The batched core shared by every saliency calculator.
+
+``compute`` converts the data in groups of ``batchsize`` items. For a group
+of B items, a calculator's plan asks for ``n_blocks`` evaluations per sample
+(1 for plain gradients, the steps of Integrated Gradients, the windows of
+Occlusion); the M x n_blocks blocks of B rows each are stacked along the
+batch axis and evaluated in as few passes as ``max_batch`` rows allow. The
+perturbation of the target (noise, interpolation, occlusion) is applied to
+the target variable inside the pass, wherever that variable lives: at a
+model input, or at a link watched by a ``VariableMonitorLinkHook``.
+"""
+import contextlib
+
+import chainer
+import chainer.functions as F
+import numpy
+from chainer import backend
+from chainer.dataset import concat_examples
+
+from saliency_ext.calculators.aggregation import aggregate
+from saliency_ext.hooks import VariableMonitorLinkHook, link_path
+
+TARGET_CHOICES = ('top', 'label')
+
+
+def _is_int(value):
+    return isinstance(value, (int, numpy.integer)) and not isinstance(
+        value, bool)
+
+
+class _Group(object):
+    """A converted group of items and the state shared by its passes."""
+
+    def __init__(self, inputs, labels, M, noise_sampler):
+        self.inputs = inputs
+        self.labels = labels
+        self.size = len(inputs[0])
+        self.xp = backend.get_array_module(inputs[0])
+        self.M = M
+        self.noise_sampler = noise_sampler
+        self.noise = None
+        self.classes = None
+
+    def add_noise(self, point, ms):
+        """Adds each (sample, item)'s own noise, drawn once per group so that
+        every block of one sample perturbs the item alike."""
+        if self.noise_sampler is None:
+            return point
+        if self.noise is None:
+            items = point[0]
+            tiled = self.xp.broadcast_to(items, (self.M,) + items.shape)
+            rows = tiled.reshape((-1,) + items.shape[1:])
+            self.noise = self.noise_sampler.sample(rows).reshape(tiled.shape)
+        return point + self.noise[self.xp.asarray(ms)]
+
+
+class BaseCalculator(object):
+    """Base class of the saliency calculators.
+
+    Args:
+        model (chainer.Link): The model to explain.
+        eval_fun (callable): Called with the converted inputs (without the
+            label when ``label_index`` is set); returns the value to explain:
+            a scalar, one value per item ``(N,)``, or, with ``target``, class
+            scores ``(N, n_classes)``. Defaults to ``model`` itself. A scalar
+            is differentiated as it is: return a sum of per-item values (not
+            a mean) so that saliency does not depend on how rows are batched.
+        target_extractor: What the saliency is taken with respect to: ``None``
+            for the first model input, an int for another input, or a
+            :class:`~saliency_ext.VariableMonitorLinkHook` for the input or
+            output of one link (for integer inputs such as atom types,
+            explain the output of the embedding link).
+        output_extractor (VariableMonitorLinkHook): Explain the variable seen
+            by this hook instead of the result of ``eval_fun``.
+        device: Device specifier the data is sent to; defaults to the
+            model's device.
+        target (str or int): Per-item class choice for classifiers: ``'top'``
+            explains each item's top prediction (from a clean pass in
+            evaluation mode), ``'label'`` its label, an int that class. The
+            explained value is then that class's score.
+        label_index (int): Position of the label among the converted arrays.
+            The label is withheld from the model and used by
+            ``target='label'``.
+        max_batch (int): The most rows evaluated in one pass: the memory
+            budget. Samples, steps and windows are stacked up to it.
+    """
+
+    def __init__(self, model, *, eval_fun=None, target_extractor=None,
+                 output_extractor=None, device=None, target=None,
+                 label_index=None, max_batch=2048):
+        if not isinstance(model, chainer.Link):
+            raise TypeError('model must be a chainer.Link, got {!r}'.format(
+                type(model).__name__))
+        if eval_fun is not None and not callable(eval_fun):
+            raise TypeError('eval_fun must be callable, got {!r}'.format(
+                eval_fun))
+        if not (target_extractor is None or _is_int(target_extractor) or
+                isinstance(target_extractor, VariableMonitorLinkHook)):
+            raise TypeError(
+                'target_extractor must be None, an input index or a '
+                'VariableMonitorLinkHook, got {!r}'.format(target_extractor))
+        if not (output_extractor is None or
+                isinstance(output_extractor, VariableMonitorLinkHook)):
+            raise TypeError('output_extractor must be None or a '
+                            'VariableMonitorLinkHook, got {!r}'.format(
+                                output_extractor))
+        if not (target is None or target in TARGET_CHOICES or
+                (_is_int(target) and target >= 0)):
+            raise ValueError("target must be None, 'top', 'label' or a class "
+                             "index >= 0, got {!r}".format(target))
+        if not (label_index is None or _is_int(label_index)):
+            raise TypeError('label_index must be an int, got {!r}'.format(
+                label_index))
+        if target == 'label' and label_index is None:
+            raise ValueError("target='label' needs label_index, the position "
+                             "of the label among the converted arrays (-1 "
+                             "for the last)")
+        if not _is_int(max_batch) or max_batch < 1:
+            raise ValueError('max_batch must be an int >= 1, got {!r}'.format(
+                max_batch))
+        self.model = model
+        self.eval_fun = model if eval_fun is None else eval_fun
+        self.target_extractor = target_extractor
+        self.output_extractor = output_extractor
+        self.device = None if device is None else chainer.get_device(device)
+        self.target = target
+        self.label_index = label_index
+        self.max_batch = int(max_batch)
+
+    # -- public API ---------------------------------------------------------
+
+    def compute(self, data, M=1, batchsize=16, converter=concat_examples,
+                train=False, noise_sampler=None, show_progress=False):
+        """Computes saliency samples.
+
+        Args:
+            data: An array (one item per row), a tuple of arrays, or a Chainer
+                dataset whose items are arrays or tuples of arrays.
+            M (int): Number of samples per item. Above 1 it only makes sense
+                with ``train=True`` and/or ``noise_sampler``.
+            batchsize (int): Items handed to ``converter`` at once (the unit
+                of padding for variable-size items such as molecules).
+            converter (callable): ``converter(batch, device)`` turning a list
+                of items into an array or a tuple of arrays.
+            train (bool): Evaluate in training mode so that dropout is
+                sampled: BayesGrad. Every row draws its own mask.
+            noise_sampler: Adds noise to the target, for example
+                :class:`~saliency_ext.GaussianNoiseSampler`: SmoothGrad.
+            show_progress (bool): Show a progress bar over the items.
+
+        Returns:
+            numpy.ndarray: Samples shaped ``(M,) + target.shape``. Items of
+            groups padded to different sizes are zero-padded to the largest.
+        """
+        self._check_compute_args(M, batchsize, converter, noise_sampler)
+        if train:
+            self._check_no_batch_coupling()
+        dataset = _as_dataset(data)
+        device = self.device or self.model.device
+        group_size = min(int(batchsize), self.max_batch)
+        results = []
+        with _progress_bar(show_progress, len(dataset)) as bar:
+            for start in range(0, len(dataset), group_size):
+                batch = [dataset[i] for i in range(
+                    start, min(start + group_size, len(dataset)))]
+                group = self._make_group(converter(batch, device), M,
+                                         noise_sampler)
+                samples = self._compute_group(group, train)
+                results.append(backend.CpuDevice().send(samples))
+                bar.update(len(batch))
+        return _concat_padded(results)
+
+    def aggregate(self, samples, method='raw', ch_axis=None):
+        """Averages samples over the sample axis; see
+        :func:`saliency_ext.calculators.aggregation.aggregate`."""
+        return aggregate(samples, method=method, ch_axis=ch_axis)
+
+    # -- what a calculator defines --------------------------------------------
+
+    #: Whether the plan's contributions need the gradient of the target.
+    needs_grad = True
+
+    def _plan(self, group, train):
+        """Returns the group's plan: an object with ``n_blocks`` (blocks per
+        sample), ``transform(point, ks)`` and ``contribution(point, ks,
+        values, grads)``, where ``point`` is the (possibly noised) target
+        shaped (n, B, ...) for n blocks whose block indexes are ``ks``."""
+        raise NotImplementedError
+
+    def _finish_group(self, group, samples, train):
+        """Called with each group's samples ``(M, B, ...)``."""
+
+    # -- validation ---------------------------------------------------------
+
+    def _check_compute_args(self, M, batchsize, converter, noise_sampler):
+        if not _is_int(M) or M < 1:
+            raise ValueError('M must be an int >= 1, got {!r}'.format(M))
+        if not _is_int(batchsize) or batchsize < 1:
+            raise ValueError('batchsize must be an int >= 1, got {!r}'.format(
+                batchsize))
+        if not callable(converter):
+            raise TypeError('converter must be callable, got {!r}'.format(
+                converter))
+        if noise_sampler is not None and not callable(
+                getattr(noise_sampler, 'sample', None)):
+            raise TypeError('noise_sampler must have a sample(target) method, '
+                            'got {!r}'.format(noise_sampler))
+
+    def _check_no_batch_coupling(self):
+        for path, link in self.model.namedlinks():
+            if isinstance(link, chainer.links.BatchNormalization):
+                raise ValueError(
+                    'train=True (BayesGrad) samples the model in training '
+                    'mode, but link {!r} is a BatchNormalization: in training '
+                    'mode it normalises over the whole stacked batch, which '
+                    'couples the samples, and it would update its running '
+                    'statistics. Use train=False, or a model whose stochastic '
+                    'layers act on each row alone (dropout).'.format(path))
+
+    # -- the batched core -----------------------------------------------------
+
+    def _make_group(self, converted, M, noise_sampler):
+        if isinstance(converted, dict):
+            raise TypeError('the converter returned a dict; calculators take '
+                            'an array or a tuple of arrays')
+        arrays = list(converted) if isinstance(converted, (tuple, list)) \
+            else [converted]
+        labels = None
+        if self.label_index is not None:
+            if not -len(arrays) <= self.label_index < len(arrays):
+                raise IndexError(
+                    'label_index {} is out of range: the converter returned '
+                    '{} arrays'.format(self.label_index, len(arrays)))
+            labels = arrays.pop(self.label_index)
+        if not arrays:
+            raise ValueError('no model inputs left after taking the label')
+        group = _Group(tuple(arrays), labels, M, noise_sampler)
+        group.classes = self._classes(group)
+        return group
+
+    def _classes(self, group):
+        xp = group.xp
+        if self.target is None:
+            return None
+        if self.target == 'label':
+            return xp.asarray(group.labels).reshape(-1).astype(numpy.int32)
+        if self.target == 'top':
+            with chainer.using_config('train', False), \
+                    chainer.no_backprop_mode():
+                scores = self._call(list(group.inputs))
+            self._check_scores(scores, group.size)
+            return scores.array.argmax(axis=1).astype(numpy.int32)
+        return xp.full(group.size, self.target, dtype=numpy.int32)
+
+    def _block_slices(self, group, n_blocks):
+        """Yields the block indexes of each pass."""
+        per_pass = max(1, self.max_batch // group.size)
+        for start in range(0, n_blocks, per_pass):
+            yield numpy.arange(start, min(start + per_pass, n_blocks))
+
+    def _compute_group(self, group, train):
+        plan = self._plan(group, train)
+        total = None
+        for blocks in self._block_slices(group, group.M * plan.n_blocks):
+            ms, ks = blocks // plan.n_blocks, blocks % plan.n_blocks
+            point, values, grads = self._evaluate(
+                group, ms, lambda p: plan.transform(p, ks), train,
+                self.needs_grad)
+            contribution = plan.contribution(point, ks, values, grads)
+            if total is None:
+                total = group.xp.zeros(
+                    (group.M,) + contribution.shape[1:], contribution.dtype)
+            for m in numpy.unique(ms):
+                rows = numpy.flatnonzero(ms == m)  # contiguous: ms is sorted
+                total[m] += contribution[rows[0]:rows[-1] + 1].sum(axis=0)
+        self._finish_group(group, total, train)
+        return total
+
+    def _evaluate(self, group, ms, transform, train, need_grad):
+        """Evaluates ``len(ms)`` blocks of the group's rows in one pass.
+
+        Returns the blocks' points ``(n, B, ...)``, their explained values
+        ``(n, B)`` (None for a scalar objective) and, when ``need_grad``, the
+        gradients with respect to the transformed target ``(n, B, ...)``.
+        """
+        n, size = len(ms), group.size
+        rows = group.xp.tile(group.xp.arange(size), n)
+        seen = {}
+
+        def substitute(clean):
+            point = group.add_noise(
+                clean.reshape((n, size) + clean.shape[1:]), ms)
+            seen['point'] = point
+            return transform(point).reshape(clean.shape).astype(
+                clean.dtype, copy=False)
+
+        inputs = [x[rows] for x in group.inputs]
+        with chainer.using_config('train', train), \
+                chainer.using_config('enable_backprop', need_grad):
+            target_var, out = self._forward(inputs, substitute)
+            values = self._values(out, group, rows)
+        grads = None
+        if need_grad:
+            objective = values if values.ndim == 0 else F.sum(values)
+            grad, = chainer.grad([objective], [target_var])
+            if grad is None:
+                raise ValueError('the explained value does not depend on the '
+                                 'saliency target ({})'.format(
+                                     self._target_name()))
+            grads = grad.array.reshape(seen['point'].shape)
+        if values.ndim != 0:
+            values = values.array.reshape(n, size)
+        else:
+            values = None
+        return seen['point'], values, grads
+
+    def _forward(self, inputs, substitute):
+        """Runs the model with the target replaced by ``substitute(clean)``;
+        returns the target variable (a root of the graph) and the output."""
+        hook = self.target_extractor
+        if isinstance(hook, VariableMonitorLinkHook):
+            def process(variable):
+                variable.array = substitute(variable.array)
+                variable.unchain()
+            hook.process = process
+            try:
+                with hook:
+                    out = self._call(inputs)
+                    self._check_calls(hook)
+            finally:
+                hook.process = None
+            return hook.variable, out
+        index = hook or 0
+        if not -len(inputs) <= index < len(inputs):
+            raise IndexError('target_extractor {} is out of range: the model '
+                             'takes {} inputs'.format(index, len(inputs)))
+        clean = inputs[index]
+        if clean.dtype.kind != 'f':
+            raise TypeError(
+                'the saliency target, model input {}, has dtype {}: gradients '
+                'need floats. For integer inputs such as atom types, explain '
+                'the output of the embedding link with target_extractor='
+                'VariableMonitorLinkHook(embed_link)'.format(index,
+                                                             clean.dtype))
+        variable = chainer.Variable(substitute(clean))
+        inputs[index] = variable
+        return variable, self._call(inputs)
+
+    def _call(self, inputs):
+        hook = self.output_extractor
+        if hook is None:
+            return self.eval_fun(*inputs)
+        with hook:
+            self.eval_fun(*inputs)
+            self._check_calls(hook)
+        return hook.variable
+
+    def _check_calls(self, hook):
+        if hook.n_calls != 1:
+            raise ValueError(
+                'VariableMonitorLinkHook on link {!r} ran {} times in one '
+                'forward pass; it must watch a link that runs exactly once '
+                '(check that the link belongs to the model and is used by '
+                'eval_fun)'.format(link_path(self.model, hook.target_link),
+                                   hook.n_calls))
+
+    def _check_scores(self, out, size):
+        if out.ndim != 2 or out.shape[0] != size:
+            raise ValueError(
+                'target={!r} picks one class score per item, so the model '
+                'output must be shaped (batch, n_classes); got shape {}'
+                .format(self.target, out.shape))
+
+    def _values(self, out, group, rows):
+        if not isinstance(out, chainer.Variable):
+            out = chainer.Variable(out)
+        n_rows = len(rows)
+        if self.target is not None:
+            self._check_scores(out, n_rows)
+            return F.select_item(out, group.classes[rows])
+        if out.ndim == 0:
+            return out
+        if out.shape in ((n_rows,), (n_rows, 1)):
+            return F.reshape(out, (n_rows,))
+        raise ValueError(
+            'eval_fun must return a scalar or one value per item, shape '
+            '({},); got shape {}. Reduce it, or pick a class with '
+            "target='top', 'label' or a class index".format(n_rows,
+                                                          out.shape))
+
+    def _target_name(self):
+        hook = self.target_extractor
+        if isinstance(hook, VariableMonitorLinkHook):
+            return '{} of link {!r}'.format(
+                'output' if hook.timing == 'post' else 'input',
+                link_path(self.model, hook.target_link))
+        return 'model input {}'.format(hook or 0)
+
+    def _item_shape(self, group, train):
+        """The shape of one item's target, from a forward-only pass."""
+        point, _, _ = self._evaluate(group, numpy.zeros(1, numpy.int64),
+                                     lambda p: p, train, False)
+        return point.shape[2:]
+
+
+def _as_dataset(data):
+    if isinstance(data, tuple):
+        data = chainer.datasets.TupleDataset(*data)
+    if len(data) == 0:
+        raise ValueError('data is empty: nothing to explain')
+    return data
+
+
+def _concat_padded(results):
+    """Concatenates (M, B_i, ...) arrays along the item axis, zero-padding
+    the trailing axes to the largest size (molecules of different sizes)."""
+    ndim = {r.ndim for r in results}
+    if len(ndim) != 1:
+        raise ValueError('groups gave targets of different ranks: {}'.format(
+            sorted(ndim)))
+    shape = numpy.max([r.shape for r in results], axis=0)
+    padded = [numpy.pad(r, [(0, 0), (0, 0)] + [
+        (0, int(s) - d) for s, d in zip(shape[2:], r.shape[2:])])
+        for r in results]
+    return numpy.concatenate(padded, axis=1)
+
+
+@contextlib.contextmanager
+def _progress_bar(show, total):
+    if not show:
+        yield _NoBar()
+        return
+    from tqdm import tqdm
+    with tqdm(total=total, unit='item', desc='saliency') as bar:
+        yield bar
+
+
+class _NoBar(object):
+    def update(self, n):
+        pass

@@ -1,0 +1,20 @@
+from setuptools import find_packages, setup
+
+setup(
+    name='saliency_ext',
+    version='0.1.0',
+    description='Saliency maps for Chainer models, computed while they train',
+    long_description=open('README.md', encoding='utf-8').read(),
+    long_description_content_type='text/markdown',
+    packages=find_packages(include=['saliency_ext', 'saliency_ext.*']),
+    package_data={'saliency_ext': ['datasets/data/*.csv', 'datasets/data/*.md']},
+    python_requires='>=3.8',
+    install_requires=[
+        'chainer>=7.8,<8',
+        'numpy<2',
+    ],
+    extras_require={
+        'visualize': ['matplotlib>=3.7', 'pillow>=9', 'rdkit>=2023.9'],
+        'tensorboard': ['tensorboardX>=2.6', 'tensorboard>=2.14'],
+    },
+)
