@@ -1,0 +1,318 @@
+"""Durable report files: safe names, atomic writes, PNG/NPZ/JSON and the report index.
+
+Every write goes to a temporary file in the destination directory that is fsynced and then
+moved into place with ``os.replace``, so a crash or a full disk leaves either the old file
+or the new one, never a truncated mix. Only the standard library, numpy and PIL are used.
+"""
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import re
+import secrets
+import zipfile
+
+import numpy as np
+
+_MAX_NAME_LEN = 80
+_UNSAFE_RUN = re.compile(r'[^A-Za-z0-9._-]+')
+_SAFE_NAME = re.compile(r'[A-Za-z0-9_-][A-Za-z0-9._-]*')
+# The suffix `safe_name` appends to changed names. Safe names that already end like this are
+# changed too, so that no kept name can equal a changed one.
+_HASH_LEN = 12
+_HASH_SUFFIX = re.compile(r'_[0-9a-f]{%d}$' % _HASH_LEN)
+
+
+def safe_name(name):
+    """Turns a user-given entry name into a single safe path component.
+
+    A name of at most 80 characters from ``[A-Za-z0-9._-]`` that does not start with a dot
+    (and does not end like a hash suffix, ``_`` and 12 hex digits) is kept as it is. Any
+    other name has its unsafe characters replaced, is shortened, and gets a stable hash of
+    the original appended, so that two different names give different results (barring a
+    48-bit hash collision). Case is kept: on a case-insensitive file system ``'A'`` and
+    ``'a'`` still name the same file.
+
+    Args:
+        name (str): The name to convert, for example ``'IG (25 steps)'`` or ``'../x'``.
+
+    Returns:
+        str: A non-empty name of at most 80 characters from ``[A-Za-z0-9._-]`` that does not
+        start with a dot (so it is never ``'.'`` or ``'..'``).
+
+    Raises:
+        TypeError: If ``name`` is not a ``str``.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f'name must be a str, got {type(name).__name__}: {name!r}')
+    if (len(name) <= _MAX_NAME_LEN and _SAFE_NAME.fullmatch(name)
+            and not _HASH_SUFFIX.search(name)):
+        return name
+    # surrogatepass: names decoded from file systems may hold lone surrogates.
+    digest = hashlib.sha256(name.encode('utf-8', 'surrogatepass')).hexdigest()
+    stem = _UNSAFE_RUN.sub('_', name).lstrip('.')
+    return f'{stem[:_MAX_NAME_LEN - _HASH_LEN - 1]}_{digest[:_HASH_LEN]}'
+
+
+def resolve_inside(root, *parts):
+    """Joins path parts to a root and checks that the result stays inside it.
+
+    Symbolic links are resolved before the check, so neither ``'..'``, an absolute part nor
+    a link that points elsewhere can lead outside ``root``.
+
+    Args:
+        root (str or os.PathLike): The directory the result must stay inside.
+        *parts (str or os.PathLike): Path components to join below ``root``.
+
+    Returns:
+        str: The resolved absolute path.
+
+    Raises:
+        ValueError: If the joined path resolves outside ``root``.
+    """
+    real_root = os.path.realpath(root)
+    path = os.path.realpath(os.path.join(real_root, *parts))
+    if os.path.commonpath([real_root, path]) != real_root:
+        joined = os.path.join(os.fspath(root), *map(os.fspath, parts))
+        raise ValueError(f'path {joined!r} resolves to {path!r}, outside {real_root!r}')
+    return path
+
+
+def atomic_write_bytes(path, data):
+    """Writes bytes to a file so that readers see either the old or the new content.
+
+    Creates missing parent directories. On any failure the temporary file is removed and an
+    existing file at ``path`` is left untouched.
+
+    Args:
+        path (str or os.PathLike): The destination file.
+        data (bytes-like): The complete new content.
+    """
+    directory, base = os.path.split(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    # A hidden name in the same directory: os.replace is atomic only within a file system,
+    # and a directory scan for the real files does not pick up the temporary one.
+    tmp = os.path.join(directory, f'.{base[:64]}.{secrets.token_hex(4)}.tmp')
+    # O_EXCL never reuses another file; mode 0o666 lets the umask decide, like open().
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_BINARY', 0),
+                 0o666)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):  # Keep the original error, not a cleanup one.
+            os.unlink(tmp)
+        raise
+    _fsync_directory(directory)
+
+
+def _fsync_directory(directory):
+    """Makes a rename in ``directory`` survive a power loss (POSIX only)."""
+    if os.name != 'posix':
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def check_rgb(rgb):
+    """Checks that an image is a uint8 RGB numpy array.
+
+    Args:
+        rgb: The image to check.
+
+    Returns:
+        numpy.ndarray: ``rgb`` itself.
+
+    Raises:
+        TypeError: If ``rgb`` is not a numpy array of dtype uint8.
+        ValueError: If its shape is not ``(H, W, 3)`` with ``H, W > 0``.
+    """
+    expected = 'expected a numpy uint8 RGB image of shape (H, W, 3)'
+    if not isinstance(rgb, np.ndarray):
+        raise TypeError(f'{expected}, got {type(rgb).__name__}')
+    if rgb.dtype != np.uint8:
+        raise TypeError(f'{expected}, got dtype {rgb.dtype}: scale it to 0..255 and convert '
+                        f'it with astype(numpy.uint8)')
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or 0 in rgb.shape:
+        raise ValueError(f'{expected}, got shape {rgb.shape}')
+    return rgb
+
+
+def write_png(path, rgb):
+    """Writes an RGB image as a PNG file, atomically.
+
+    Args:
+        path (str or os.PathLike): The destination file.
+        rgb (numpy.ndarray): A uint8 array of shape ``(H, W, 3)``.
+
+    Raises:
+        TypeError: If ``rgb`` is not a uint8 numpy array.
+        ValueError: If ``rgb`` is not shaped ``(H, W, 3)``.
+    """
+    try:
+        from PIL import Image  # Optional dependency: only PNG writing needs it.
+    except ImportError as e:
+        raise ImportError('writing PNG files needs Pillow: pip install pillow') from e
+
+    image = Image.fromarray(np.ascontiguousarray(check_rgb(rgb)))
+    buffer = io.BytesIO()
+    image.save(buffer, format='PNG')
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def write_npz(path, /, **arrays):
+    """Writes named arrays to a compressed ``.npz`` file, atomically.
+
+    Any name is allowed, including ``path`` and ``file``. The file is readable with
+    ``numpy.load(path, allow_pickle=False)``.
+
+    Args:
+        path (str or os.PathLike): The destination file.
+        **arrays (numpy.ndarray): The arrays to store, by name; CPU arrays only (move device
+            arrays to the CPU first).
+
+    Raises:
+        TypeError: If an array has an object dtype (it could only be stored by pickling).
+    """
+    buffer = io.BytesIO()
+    # Written entry by entry like numpy.savez_compressed, whose own `file` argument would
+    # clash with an array named 'file'.
+    with zipfile.ZipFile(buffer, 'w', compression=zipfile.ZIP_DEFLATED) as archive:
+        for key, value in arrays.items():
+            array = np.asarray(value)
+            if array.dtype.hasobject:
+                raise TypeError(f'array {key!r} has dtype {array.dtype}, which cannot be '
+                                f'stored without pickling')
+            with archive.open(f'{key}.npy', 'w', force_zip64=True) as entry:
+                np.lib.format.write_array(entry, array, allow_pickle=False)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def read_npz(path):
+    """Reads all arrays of a ``.npz`` file, refusing pickled objects.
+
+    Args:
+        path (str or os.PathLike): The file to read.
+
+    Returns:
+        dict: Array name to ``numpy.ndarray``.
+    """
+    with np.load(path, allow_pickle=False) as npz:
+        return {key: npz[key] for key in npz.files}
+
+
+def _to_builtin(value):
+    """``json`` default hook: numpy scalars and arrays become Python numbers and lists."""
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    raise TypeError(f'{type(value).__name__} {value!r} is not JSON-serialisable')
+
+
+def _dumps(obj):
+    return json.dumps(obj, default=_to_builtin, ensure_ascii=False)
+
+
+def write_json(path, obj):
+    """Writes an object as a UTF-8 JSON file, atomically.
+
+    Args:
+        path (str or os.PathLike): The destination file.
+        obj: A JSON-serialisable object; numpy scalars and arrays are converted.
+
+    Raises:
+        TypeError: If ``obj`` holds a value that is not JSON-serialisable.
+    """
+    atomic_write_bytes(path, _dumps(obj).encode('utf-8'))
+
+
+def _record_line(record):
+    """Serialises one index record to a JSON line, naming the key that cannot be."""
+    if not isinstance(record, dict):
+        raise TypeError(f'an index record must be a dict, got {type(record).__name__}')
+    for key, value in record.items():
+        if not isinstance(key, str):
+            raise TypeError(f'index record keys must be str, got {key!r}')
+        try:
+            _dumps(value)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f'index record key {key!r} is not JSON-serialisable: {e}') from e
+    # json escapes newlines inside strings, so one record is always one line.
+    return _dumps(record) + '\n'
+
+
+class ReportIndex:
+    """The index of reports: a JSON-lines file with one record (a dict) per line.
+
+    Each append rewrites the whole file to a temporary file and moves it into place, so a
+    reader never sees a half-written line. Meant for a single writer process.
+
+    Args:
+        path (str or os.PathLike): The index file; created on the first append.
+    """
+
+    def __init__(self, path):
+        self.path = os.fspath(path)
+
+    def records(self):
+        """Reads all records.
+
+        Returns:
+            list of dict: The records in the order they were appended; ``[]`` when the
+            file does not exist yet.
+
+        Raises:
+            ValueError: If a line is not valid JSON.
+        """
+        try:
+            with open(self.path, encoding='utf-8') as f:
+                lines = f.read().splitlines()
+        except FileNotFoundError:
+            return []
+        return [self._parse(number, line)
+                for number, line in enumerate(lines, start=1) if line.strip()]
+
+    def _parse(self, number, line):
+        try:
+            return json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ValueError(f'{self.path}, line {number}: not a JSON record: {e}') from e
+
+    def append(self, record):
+        """Adds one record atomically.
+
+        Args:
+            record (dict): JSON-serialisable values by str key; numpy scalars are converted.
+
+        Raises:
+            TypeError: If the record cannot be serialised; the file is left unchanged.
+        """
+        self.append_many([record])
+
+    def append_many(self, records):
+        """Adds several records in one atomic rewrite; all or none are written.
+
+        Args:
+            records (iterable of dict): The records, as for :meth:`append`.
+
+        Raises:
+            TypeError: If a record cannot be serialised; the file is left unchanged.
+        """
+        new = ''.join(_record_line(record) for record in records).encode('utf-8')
+        if not new:
+            return
+        try:
+            with open(self.path, 'rb') as f:
+                old = f.read()
+        except FileNotFoundError:
+            old = b''
+        if old and not old.endswith(b'\n'):
+            old += b'\n'  # A hand-edited file may lack the final newline.
+        atomic_write_bytes(self.path, old + new)

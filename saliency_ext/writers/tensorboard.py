@@ -1,0 +1,160 @@
+"""TensorBoard output: a thin adapter over tensorboardX that only accepts prepared data.
+
+tensorboardX does not clip float images, cannot take cupy arrays and imports torch for
+lists, so images are checked to be uint8 ``(H, W, 3)`` arrays, moved to the CPU and handed
+over with an explicit ``dataformats``.
+"""
+
+import numbers
+import operator
+import os
+
+import numpy as np
+from chainer import backend
+
+from saliency_ext.writers.files import check_rgb
+
+_WRITER_METHODS = ('add_image', 'add_scalar', 'flush', 'close')
+
+
+def _import_tensorboardx():
+    try:
+        import tensorboardX
+    except ImportError as e:
+        raise ImportError(
+            'TensorBoard output needs tensorboardX: pip install tensorboardX') from e
+    return tensorboardX
+
+
+def _check_tag(tag):
+    if not isinstance(tag, str):
+        raise TypeError(f'tag must be a str, got {type(tag).__name__} {tag!r}')
+    if not tag:
+        raise ValueError('tag must not be empty')
+    return tag
+
+
+def _check_step(step):
+    try:
+        return operator.index(step)
+    except TypeError:
+        raise TypeError(f'step must be an int, got {type(step).__name__} {step!r}') from None
+
+
+def _to_cpu(value):
+    """Moves a cupy (or numpy) array or scalar to a numpy array."""
+    return backend.CpuDevice().send(value)
+
+
+def _to_float(tag, value):
+    value = _to_cpu(value)
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if not isinstance(value, numbers.Real):
+        raise TypeError(f'scalar {tag!r} must be a real number or a 0-d array, got '
+                        f'{type(value).__name__} {value!r}')
+    return float(value)
+
+
+class TensorBoardWriter:
+    """Writes saliency pictures and scalars to TensorBoard through tensorboardX.
+
+    Usable as a context manager, which calls :meth:`close` on exit.
+
+    Args:
+        target (tensorboardX.SummaryWriter or str or os.PathLike): Either a writer the
+            caller owns (any object with tensorboardX's ``add_image``, ``add_scalar``,
+            ``flush`` and ``close``), which :meth:`close` only flushes; or a log directory,
+            for which this object creates its own writer on first use and closes it in
+            :meth:`close`.
+        logdir (str or os.PathLike): The log directory, as a keyword alternative to
+            ``target``. Give exactly one of ``target`` and ``logdir``.
+
+    Raises:
+        ValueError: If both or neither of ``target`` and ``logdir`` are given.
+        TypeError: If ``target`` is neither a path nor a writer.
+        ImportError: If a log directory is given and tensorboardX is not installed.
+    """
+
+    def __init__(self, target=None, *, logdir=None):
+        if (target is None) == (logdir is None):
+            raise ValueError('give exactly one of target (a SummaryWriter or a log '
+                             'directory) and logdir')
+        target = logdir if target is None else target
+        self._writer = None
+        self._logdir = None
+        if isinstance(target, (str, os.PathLike)):
+            _import_tensorboardx()  # Fail at set-up, not at the first report.
+            self._logdir = os.fspath(target)
+        elif logdir is None and all(callable(getattr(target, name, None))
+                                    for name in _WRITER_METHODS):
+            self._writer = target
+        else:
+            raise TypeError(f'expected a tensorboardX.SummaryWriter or a log directory '
+                            f'path, got {type(target).__name__}')
+
+    @property
+    def owns_writer(self):
+        """bool: Whether this object created its SummaryWriter and so closes it."""
+        return self._logdir is not None
+
+    def _summary_writer(self):
+        # Created lazily: no empty event file for a report that never writes.
+        if self._writer is None:
+            self._writer = _import_tensorboardx().SummaryWriter(logdir=self._logdir)
+        return self._writer
+
+    def add_image(self, tag, rgb, step):
+        """Adds an RGB picture.
+
+        Args:
+            tag (str): The TensorBoard tag, for example ``'saliency/gradient/0'``.
+            rgb (numpy.ndarray or cupy.ndarray): A uint8 array of shape ``(H, W, 3)``.
+            step (int): The global step, for example the trainer's iteration.
+
+        Raises:
+            TypeError: If ``rgb`` is not a uint8 array, ``tag`` not a str or ``step`` not
+                an int.
+            ValueError: If ``rgb`` is not shaped ``(H, W, 3)`` or ``tag`` is empty.
+        """
+        tag, step = _check_tag(tag), _check_step(step)
+        rgb = check_rgb(_to_cpu(rgb))
+        self._summary_writer().add_image(tag, rgb, global_step=step, dataformats='HWC')
+
+    def add_scalar(self, tag, value, step):
+        """Adds a scalar.
+
+        Args:
+            tag (str): The TensorBoard tag.
+            value (float or numpy/cupy scalar or 0-d array): The value.
+            step (int): The global step.
+
+        Raises:
+            TypeError: If ``value`` is not a real number, ``tag`` not a str or ``step`` not
+                an int.
+            ValueError: If ``tag`` is empty.
+        """
+        tag, step = _check_tag(tag), _check_step(step)
+        value = _to_float(tag, value)
+        self._summary_writer().add_scalar(tag, value, global_step=step)
+
+    def flush(self):
+        """Writes pending events to disk."""
+        if self._writer is not None:
+            self._writer.flush()
+
+    def close(self):
+        """Closes an owned writer (a later write opens a new one); flushes a borrowed one."""
+        if self._writer is None:
+            return
+        if self.owns_writer:
+            self._writer.close()
+            self._writer = None
+        else:
+            self._writer.flush()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        self.close()
