@@ -155,7 +155,7 @@ class BaseCalculator(object):
         self._check_compute_args(M, batchsize, converter, noise_sampler)
         if train:
             self._check_no_batch_coupling()
-        dataset = _as_dataset(data)
+        dataset = as_dataset(data)
         device = self.device or self.model.device
         group_size = min(int(batchsize), self.max_batch)
         results = []
@@ -270,6 +270,9 @@ class BaseCalculator(object):
             if total is None:
                 total = group.xp.zeros(
                     (group.M,) + contribution.shape[1:], contribution.dtype)
+            if plan.n_blocks == 1:  # one block per sample: no reduction
+                total[ms[0]:ms[-1] + 1] += contribution
+                continue
             for m in numpy.unique(ms):
                 rows = numpy.flatnonzero(ms == m)  # contiguous: ms is sorted
                 total[m] += contribution[rows[0]:rows[-1] + 1].sum(axis=0)
@@ -294,7 +297,8 @@ class BaseCalculator(object):
             return transform(point).reshape(clean.shape).astype(
                 clean.dtype, copy=False)
 
-        inputs = [x[rows] for x in group.inputs]
+        inputs = list(group.inputs) if n == 1 else [x[rows] for x in
+                                                    group.inputs]
         with chainer.using_config('train', train), \
                 chainer.using_config('enable_backprop', need_grad):
             target_var, out = self._forward(inputs, substitute)
@@ -403,7 +407,8 @@ class BaseCalculator(object):
         return point.shape[2:]
 
 
-def _as_dataset(data):
+def as_dataset(data):
+    """Accepts an array, a tuple of arrays or a dataset; returns a dataset."""
     if isinstance(data, tuple):
         data = chainer.datasets.TupleDataset(*data)
     if len(data) == 0:
