@@ -70,7 +70,8 @@ class SaliencyReport(extension.Extension):
     - files under ``<trainer.out>/<out_dir>/`` (see
       :mod:`saliency_ext.writers.layout`): pictures, the raw maps with the
       epoch, iteration and settings, and an index record per report;
-    - TensorBoard images ``saliency/<entry>/item_NN`` and scalars;
+    - TensorBoard images ``saliency/<entry>/item_NN`` and scalars, with the
+      entry's name made safe as for its folder;
     - the scalars ``saliency/<entry>/rank_corr`` (mean Spearman correlation
       of each item's map with the previous report's: 1 means the
       explanation did not move) and ``saliency/<entry>/seconds`` to
@@ -287,14 +288,12 @@ class SaliencyReport(extension.Extension):
             seconds=seconds, rank_corr=_finite_or_none(moved), error=error)
         if self._tb is not None:
             step = epoch if self._step == 'epoch' else iteration
+            tag = 'saliency/{}/'.format(safe_name(name))  # as the folder
             for picture, rgb in pictures:
-                self._tb.add_image('saliency/{}/{}'.format(name, picture),
-                                   rgb, step)
-            self._tb.add_scalar('saliency/{}/seconds'.format(name), seconds,
-                                step)
+                self._tb.add_image(tag + picture, rgb, step)
+            self._tb.add_scalar(tag + 'seconds', seconds, step)
             if _finite_or_none(moved) is not None:
-                self._tb.add_scalar('saliency/{}/rank_corr'.format(name),
-                                    moved, step)
+                self._tb.add_scalar(tag + 'rank_corr', moved, step)
             self._tb.flush()
 
     def _failure(self, name, epoch, error):

@@ -1,0 +1,226 @@
+import json
+import os
+
+import chainer
+import numpy
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import \
+    EventAccumulator
+
+from saliency_ext import (GradientCalculator, ReportEntry, SaliencyReport,
+                          TableVisualizer)
+from saliency_ext.metrics import mean_rank_correlation
+from saliency_ext.writers.files import safe_name
+from saliency_ext.writers.layout import ReportLayout
+from tests.report.training import entries, iris, make_trainer
+
+
+def params(link):
+    return {name: p.array.copy() for name, p in link.namedparams()}
+
+
+def read_log(out):
+    with open(os.path.join(str(out), 'log')) as f:
+        return [row['main/loss'] for row in json.load(f)]
+
+
+def test_training_is_neutral(tmp_path):
+    plain, plain_model = make_trainer(tmp_path / 'plain', report=False)
+    plain.run()
+    reported, reported_model = make_trainer(tmp_path / 'reported')
+    reported.run()
+    for name, value in params(plain_model).items():
+        numpy.testing.assert_array_equal(params(reported_model)[name], value,
+                                         err_msg=name)
+    assert read_log(tmp_path / 'plain') == read_log(tmp_path / 'reported')
+    assert chainer.config.train is True
+    assert not any(link.local_link_hooks for link in reported_model.links())
+
+
+def test_events_files_and_index_agree(tmp_path):
+    trainer, _ = make_trainer(tmp_path, epochs=3)
+    trainer.run()
+    layout = ReportLayout(tmp_path / 'saliency')
+    records = layout.records()
+    names = ['vanilla', 'smooth bayes', 'ig']
+    assert [(r['entry'], r['epoch']) for r in records] == [
+        (n, e) for e in range(4) for n in names]
+    for record in records:
+        assert record['error'] is None
+        for path in record['files']:
+            assert os.path.isfile(tmp_path / 'saliency' / path), path
+        pictures = [f for f in record['files'] if f.endswith('.png')]
+        assert len(pictures) == 6 + (record['entry'] == 'vanilla')
+    arrays = layout.read_arrays(records[-1])
+    assert arrays['saliency'].shape == (6, 4)
+    assert int(arrays['epoch']) == 3
+    assert json.loads(str(arrays['settings']))['calculator'] == \
+        'IntegratedGradientsCalculator'
+
+    events = EventAccumulator(str(tmp_path / 'tensorboard'),
+                              size_guidance={'images': 0, 'scalars': 0})
+    events.Reload()
+    expected = {'saliency/{}/item_{:02d}'.format(safe_name(n), i)
+                for n in names for i in range(6)} | {'saliency/vanilla/mean'}
+    assert set(events.Tags()['images']) == expected
+    for tag in expected:
+        assert [e.step for e in events.Images(tag)] == [0, 1, 2, 3]
+    assert [e.step for e in events.Scalars('saliency/ig/rank_corr')] == \
+        [1, 2, 3]
+
+    log = json.load(open(tmp_path / 'log'))
+    assert all('saliency/vanilla/rank_corr' in row and
+               'saliency/ig/seconds' in row for row in log)
+
+
+def test_rank_correlation_is_measured_against_the_previous_report(tmp_path):
+    trainer, _ = make_trainer(tmp_path, epochs=2)
+    trainer.run()
+    layout = ReportLayout(tmp_path / 'saliency')
+    first, second = [layout.read_arrays(r)['saliency']
+                     for r in layout.records('vanilla')[1:]]
+    assert layout.records('vanilla')[2]['rank_corr'] == pytest.approx(
+        mean_rank_correlation(first, second))
+
+
+def test_list_trigger_and_no_initial_report(tmp_path):
+    trainer, _ = make_trainer(tmp_path, epochs=4, trigger=[1, 3],
+                              initial=False, tensorboard=False)
+    trainer.run()
+    epochs = [r['epoch'] for r in ReportLayout(
+        tmp_path / 'saliency').records('ig')]
+    assert epochs == [1, 3]
+    assert not os.path.exists(tmp_path / 'tensorboard')
+
+
+def test_first_scale_is_kept_across_epochs(tmp_path):
+    trainer, _ = make_trainer(tmp_path, epochs=2)
+    report = trainer.get_extension('SaliencyReport')
+    trainer.run()
+    layout = ReportLayout(tmp_path / 'saliency')
+    first = layout.read_arrays(layout.records('ig')[0])['saliency']
+    expected = [(-numpy.abs(m).max(), numpy.abs(m).max()) for m in first]
+    numpy.testing.assert_allclose(report._limits['ig'], expected, rtol=1e-6)
+
+
+def test_bad_entry_fails_at_start_and_names_it(tmp_path):
+    predictor = make_trainer(tmp_path, report=False)[1]
+    bad = ReportEntry(GradientCalculator(predictor, label_index=-1),
+                      TableVisualizer())  # no target: 3 scores per item
+    trainer, _ = make_trainer(tmp_path, entries=entries(predictor,
+                                                        broken=bad))
+    with pytest.raises(ValueError, match="entry 'broken' failed on probe "
+                                         "item 0.*one value per item"):
+        trainer.run()
+    assert trainer.updater.iteration == 0
+
+
+class FlakyVisualizer(TableVisualizer):
+    def __init__(self, fail_at):
+        super(FlakyVisualizer, self).__init__()
+        self.calls, self.fail_at = 0, fail_at
+
+    def visualize(self, *args, **kwargs):
+        self.calls += 1
+        if self.calls in self.fail_at:
+            raise RuntimeError('disk on fire')
+        return super(FlakyVisualizer, self).visualize(*args, **kwargs)
+
+
+def flaky_entries(predictor):
+    grad = GradientCalculator(predictor, target='label', label_index=-1)
+    # call 1 is the start-up check, calls 2-7 the initial report, 8 epoch 1
+    return {'flaky': ReportEntry(grad, FlakyVisualizer(fail_at={8}))}
+
+
+def test_failure_during_training_is_recorded_not_fatal(tmp_path):
+    trainer, predictor = make_trainer(tmp_path, epochs=2, report=False)
+    trainer.extend(SaliencyReport(iris(), flaky_entries(predictor),
+                                  probe_size=6))
+    with pytest.warns(UserWarning, match='disk on fire'):
+        trainer.run()
+    records = ReportLayout(tmp_path / 'saliency').records()
+    assert [r['error'] for r in records] == [
+        None, 'RuntimeError: disk on fire', None]
+    assert trainer.updater.epoch == 2
+
+
+def test_strict_mode_raises(tmp_path):
+    trainer, predictor = make_trainer(tmp_path, epochs=2, report=False)
+    trainer.extend(SaliencyReport(iris(), flaky_entries(predictor),
+                                  probe_size=6, strict=True,
+                                  background=False))
+    with pytest.raises(RuntimeError, match='disk on fire'):
+        trainer.run()
+
+
+def test_nan_saliency_is_recorded_with_the_items(tmp_path):
+    trainer, predictor = make_trainer(tmp_path, epochs=1, report=False)
+    grad = GradientCalculator(predictor, target='label', label_index=-1,
+                              eval_fun=lambda x: predictor(x) * (
+                                  x[:, :1] ** 0.5 - 1))  # NaN for x0 < 1
+    trainer.extend(SaliencyReport(
+        (numpy.array([[4, 1, 1, 1], [-1, 1, 1, 1]], numpy.float32),
+         numpy.array([0, 1], numpy.int32)),
+        {'nan': ReportEntry(grad, TableVisualizer())}))
+    with pytest.warns(UserWarning, match=r'probe items \[1\]'):
+        trainer.run()
+    errors = [r['error'] for r in ReportLayout(
+        tmp_path / 'saliency').records()]
+    assert all('NaN or infinite saliency for probe items [1]' in e
+               for e in errors)
+
+
+def test_entry_names_cannot_escape(tmp_path):
+    trainer, predictor = make_trainer(tmp_path / 'run', epochs=1,
+                                      report=False)
+    grad = GradientCalculator(predictor, target='label', label_index=-1)
+    trainer.extend(SaliencyReport(iris(), {
+        '../../escaped': ReportEntry(grad, TableVisualizer())},
+        probe_size=2, tensorboard=False))
+    trainer.run()
+    inside = {os.path.relpath(os.path.join(root, f), tmp_path)
+              for root, _, files in os.walk(tmp_path) for f in files}
+    assert all(p.startswith('run' + os.sep) for p in inside)
+    assert any(p.endswith('item_01.png') for p in inside)
+
+
+def test_resume_continues_the_series(tmp_path):
+    trainer, _ = make_trainer(tmp_path, epochs=4, snapshot=2)
+    trainer.run()
+    before = ReportLayout(tmp_path / 'saliency').records()
+    stamps = {f: os.stat(tmp_path / 'saliency' / f).st_mtime_ns
+              for r in before for f in r['files']}
+
+    resumed, _ = make_trainer(tmp_path, epochs=4, seed=5)
+    chainer.serializers.load_npz(str(tmp_path / 'snapshot_epoch_2'), resumed)
+    resumed.run()
+    layout = ReportLayout(tmp_path / 'saliency')
+    records = layout.records()
+    assert records[:len(before)] == before
+    new = records[len(before):]
+    assert sorted({(r['epoch'], r['session']) for r in new}) == [(3, 1),
+                                                                 (4, 1)]
+    for f, stamp in stamps.items():  # nothing earlier was rewritten
+        assert os.stat(tmp_path / 'saliency' / f).st_mtime_ns == stamp
+    # the first resumed report compares with epoch 2, the last before the
+    # snapshot, not with the abandoned epoch-4 report
+    at2 = [r for r in before if r['entry'] == 'vanilla' and r['epoch'] == 2]
+    at3 = [r for r in new if r['entry'] == 'vanilla' and r['epoch'] == 3]
+    expected = mean_rank_correlation(layout.read_arrays(at2[0])['saliency'],
+                                     layout.read_arrays(at3[0])['saliency'])
+    assert at3[0]['rank_corr'] == pytest.approx(expected)
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(entries={}), 'at least one entry'),
+    (dict(entries={'': None}), 'non-empty'),
+    (dict(trigger=[1, -2]), 'epochs'),
+    (dict(step='batch'), 'step'),
+    (dict(probe_indices=[0, 500]), r'\[500\]'),
+])
+def test_bad_configuration(kwargs, message):
+    config = dict(entries=entries(make_trainer('.', report=False)[1]))
+    config.update(kwargs)
+    with pytest.raises((ValueError, TypeError), match=message):
+        SaliencyReport(iris(), **config)
