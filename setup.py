@@ -14,7 +14,7 @@ setup(
         'numpy<2',
     ],
     extras_require={
-        'visualize': ['matplotlib>=3.7', 'pillow>=9', 'rdkit>=2023.9'],
+        'visualize': ['matplotlib>=3.7', 'pillow>=10.1', 'rdkit>=2023.9'],
         'tensorboard': ['tensorboardX>=2.6', 'tensorboard>=2.14'],
     },
 )

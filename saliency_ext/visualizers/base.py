@@ -1,0 +1,139 @@
+"""What the visualizers share: optional imports, input conversion, a font, scaling with
+missing values, the output contract."""
+
+import functools
+import importlib
+import os
+import typing
+import warnings
+
+import numpy as np
+from chainer import backend
+
+from saliency_ext.visualizers import scalers
+
+
+def import_optional(module, purpose):
+    """Import an optional dependency, saying what needs it when it is missing.
+
+    Args:
+        module (str): dotted module name, for example ``'rdkit.Chem'``.
+        purpose (str): what needs it, for the error message, for example ``'MolVisualizer'``.
+
+    Returns:
+        module: the imported module.
+
+    Raises:
+        ImportError: naming the missing package and how to install it.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        package = module.split('.')[0]
+        raise ImportError(f'{purpose} needs {package}, which is not installed: '
+                          f"pip install 'saliency_ext[visualize]'") from e
+
+
+def to_numpy(array, dtype=np.float64):
+    """Bring a numpy or cupy array (or a nested list) to the host as a numpy array.
+
+    Args:
+        array: the array, on any Chainer device.
+        dtype: the dtype of the result; ``None`` keeps the array's own.
+
+    Returns:
+        numpy.ndarray: a host copy (or the array itself when it already fits).
+    """
+    return np.asarray(backend.CpuDevice().send(array), dtype=dtype)
+
+
+@functools.lru_cache(maxsize=None)
+def default_font(size):
+    """PIL's built-in scalable font (Aileron, Pillow >= 10.1) at ``size`` pixels."""
+    return import_optional('PIL.ImageFont', 'drawing text').load_default(size=size)
+
+
+class ScaledSaliency(typing.NamedTuple):
+    """Saliency mapped onto the colour range by a scaler.
+
+    Attributes:
+        values (numpy.ndarray): scaled values, 0 where ``missing``; in ``[-1, 1]`` for a signed
+            scale and ``[0, 1]`` otherwise (values outside a fixed scale go beyond).
+        missing (numpy.ndarray): bool mask of the entries that were NaN or infinite.
+        limits (tuple): the raw values drawn at the two ends of the colour range.
+        signed (bool): whether the scale is signed (diverging colours) or not (sequential).
+    """
+
+    values: np.ndarray
+    missing: np.ndarray
+    limits: tuple
+    signed: bool
+
+
+class BaseVisualizer:
+    """A visualizer turns one saliency array into an RGB picture and optionally a file.
+
+    Subclasses implement ``visualize(saliency, ..., save_filepath=None)``, which returns the
+    picture as a ``uint8`` array ``(H, W, 3)`` and writes it when ``save_filepath`` is given,
+    in the format its extension names (one of :attr:`extensions`).
+    """
+
+    #: File extensions that ``save_filepath`` may end with, lower case.
+    extensions = ('.png',)
+
+    def visualize(self, saliency, *args, **kwargs):
+        """Draw ``saliency``; see the subclass for the arguments."""
+        raise NotImplementedError
+
+    def _output_extension(self, save_filepath):
+        """Check ``save_filepath`` before any drawing; return its extension or ``None``."""
+        if save_filepath is None:
+            return None
+        extension = os.path.splitext(os.fspath(save_filepath))[1].lower()
+        if extension not in self.extensions:
+            raise ValueError(f'{type(self).__name__} cannot write {save_filepath!r}: the file '
+                             f'name must end with one of {", ".join(self.extensions)}')
+        return extension
+
+    def _write(self, rgb, save_filepath, svg=None, png=None):
+        """Write the picture in the format of ``save_filepath``'s extension; return ``rgb``.
+
+        Args:
+            rgb (numpy.ndarray): the picture, ``uint8`` ``(H, W, 3)``.
+            save_filepath (str or None): where to write; ``None`` writes nothing.
+            svg (callable): returns the picture as SVG text; called only for an SVG path.
+            png (bytes): the picture already encoded as PNG, written as it is; ``None``
+                encodes ``rgb``.
+        """
+        extension = self._output_extension(save_filepath)
+        if extension == '.svg':
+            with open(save_filepath, 'w', encoding='utf-8') as f:
+                f.write(svg())
+        elif extension == '.png' and png is not None:
+            with open(save_filepath, 'wb') as f:
+                f.write(png)
+        elif extension == '.png':
+            image = import_optional('PIL.Image', f'{type(self).__name__} (writing PNG)')
+            image.fromarray(rgb).save(save_filepath, format='PNG')
+        return rgb
+
+    def _scale(self, saliency, scaler):
+        """Scale ``saliency`` for drawing, marking NaN or infinite entries as missing.
+
+        Args:
+            saliency (numpy.ndarray): float saliency, already shaped for this visualizer.
+            scaler: a :class:`~saliency_ext.visualizers.scalers.Scaler`, a function of an
+                array that returns the scaled array, or ``None`` to draw values as they are.
+
+        Returns:
+            ScaledSaliency: the scaled values, the missing mask and the colour scale.
+        """
+        missing = ~np.isfinite(saliency)
+        if missing.any():
+            warnings.warn(f'{type(self).__name__}: {missing.sum()} of {missing.size} saliency '
+                          'values are NaN or infinite; they are drawn as missing (grey)',
+                          RuntimeWarning, stacklevel=3)
+            saliency = np.where(missing, np.nan, saliency)
+        values, limits, signed = scalers.apply_scaler(saliency, scaler)
+        missing |= ~np.isfinite(values)
+        return ScaledSaliency(np.where(missing, 0.0, values), missing, limits, signed)

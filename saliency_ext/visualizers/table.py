@@ -1,0 +1,234 @@
+"""TableVisualizer: horizontal bars of per-feature saliency.
+
+The chart is laid out once as a list of rectangles, lines and texts, which PIL rasterises
+for the returned picture and which is written out directly as SVG. matplotlib would take
+over 100 ms a chart, nearly all of it laying out text.
+"""
+
+import math
+import numbers
+import typing
+from xml.sax.saxutils import escape
+
+import numpy as np
+
+from saliency_ext.visualizers import colors, scalers
+from saliency_ext.visualizers.base import BaseVisualizer, default_font, import_optional, \
+    to_numpy
+
+SORTS = ('descending', 'ascending', 'none')
+_PAD = 8  # pixels around the chart and between the labels and the bars
+_TICK = 4  # pixels, length of a tick mark
+_BAR_FILL = 0.7  # fraction of a row that its bar fills
+_LABEL_SHARE = 0.4  # the most of the width that feature names may take
+_BLACK = (0, 0, 0)
+_ANCHORS = {'end': 'rm', 'middle': 'mm'}  # SVG text-anchor -> PIL anchor, centred vertically
+
+
+class _Chart(typing.NamedTuple):
+    """A chart as primitives, in pixels, that the PNG and the SVG renderers draw alike.
+
+    Attributes:
+        size (tuple): ``(width, height)``.
+        rects (list): ``(x0, y0, x1, y1, rgb)`` filled rectangles, ``rgb`` in ``0..255``.
+        lines (list): ``(x0, y0, x1, y1)`` black lines one pixel wide.
+        texts (list): ``(x, y, text, anchor, rgb)``; ``y`` is the text's vertical centre and
+            ``anchor`` (``'end'`` or ``'middle'``) says where ``x`` is.
+    """
+
+    size: tuple
+    rects: list
+    lines: list
+    texts: list
+
+
+def _order(scaled, sort):
+    """Indices of the features in drawing order (top first); missing ones come last."""
+    if sort == 'none':
+        return np.arange(scaled.values.size)
+    magnitude = np.abs(scaled.values)
+    key = -magnitude if sort == 'descending' else magnitude
+    # A stable sort keeps the features' order among equal magnitudes.
+    return np.argsort(np.where(scaled.missing, np.inf, key), kind='stable')
+
+
+def _value_range(scaled, fixed):
+    """The value axis: the whole colour range on a fixed scale, else fitted to the bars;
+    always including zero and every bar."""
+    values = scaled.values[~scaled.missing]
+    lo, hi = ((-1.0 if scaled.signed else 0.0), 1.0) if fixed else (0.0, 0.0)
+    lo, hi = min(lo, values.min(initial=0.0)), max(hi, values.max(initial=0.0))
+    return (lo, hi) if hi > lo else (0.0, 1.0)
+
+
+def _ticks(lo, hi):
+    """About five round values from ``lo`` to ``hi``: multiples of 1, 2, 2.5 or 5 x 10^k."""
+    target = (hi - lo) / 4
+    unit = 10.0 ** math.floor(math.log10(target))
+    step = next(m * unit for m in (1, 2, 2.5, 5, 10) if m * unit >= target * (1 - 1e-9))
+    first, last = math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9)
+    return [k * step for k in range(first, last + 1)]
+
+
+def _fit(text, font, width):
+    """``text``, shortened with an ellipsis until it is at most ``width`` pixels long."""
+    while len(text) > 1 and font.getlength(text) > width:
+        text = text[:-2] + '\u2026'
+    return text
+
+
+def _svg(chart, font_size):
+    """The chart as an SVG document."""
+    width, height = chart.size
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" font-family="Aileron, Helvetica, Arial, '
+             f'sans-serif" font-size="{font_size}">',
+             f'<rect width="{width}" height="{height}" fill="#ffffff"/>']
+    parts += [f'<rect x="{x0:.1f}" y="{y0:.1f}" width="{x1 - x0:.1f}" height="{y1 - y0:.1f}" '
+              f'fill="#{bytes(rgb).hex()}"/>' for x0, y0, x1, y1, rgb in chart.rects]
+    parts += [f'<line x1="{x0:.1f}" y1="{y0:.1f}" x2="{x1:.1f}" y2="{y1:.1f}" '
+              'stroke="#000000"/>' for x0, y0, x1, y1 in chart.lines]
+    parts += [f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" dominant-baseline="central" '
+              f'fill="#{bytes(rgb).hex()}">{escape(text)}</text>'
+              for x, y, text, anchor, rgb in chart.texts]
+    return '\n'.join(parts + ['</svg>\n'])
+
+
+def _rasterize(chart, font):
+    """The chart as an RGB ``uint8`` array, drawn with PIL."""
+    image_module = import_optional('PIL.Image', 'TableVisualizer')
+    image_draw = import_optional('PIL.ImageDraw', 'TableVisualizer')
+    image = image_module.new('RGB', chart.size, 'white')
+    draw = image_draw.Draw(image)
+    for x0, y0, x1, y1, rgb in chart.rects:
+        draw.rectangle((x0, y0, x1, y1), fill=rgb)
+    for line in chart.lines:
+        draw.line(line, fill=_BLACK)
+    for x, y, text, anchor, rgb in chart.texts:
+        draw.text((x, y), text, fill=rgb, font=font, anchor=_ANCHORS[anchor])
+    return np.asarray(image)
+
+
+class TableVisualizer(BaseVisualizer):
+    """Draw one horizontal bar per feature, red for positive and blue for negative saliency.
+
+    On a scale from a :class:`~saliency_ext.visualizers.scalers.Scaler` the value axis spans
+    at least the whole colour range (``[-1, 1]`` or ``[0, 1]``), so that charts drawn with one
+    ``FixedScaler`` compare bar for bar; with a scaler function or ``None`` it fits the bars.
+
+    Args:
+        width (int): width of the chart in pixels.
+        bar_height (int): pixels per bar; the chart grows with the number of bars.
+        font_size (int): size of the text in pixels.
+
+    Raises:
+        ValueError: if a size is not a positive int.
+    """
+
+    extensions = ('.png', '.svg')
+
+    def __init__(self, *, width=640, bar_height=24, font_size=13):
+        for name, value in (('width', width), ('bar_height', bar_height),
+                            ('font_size', font_size)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f'{name} must be a positive int, got {value!r}')
+        self.width = int(width)
+        self.bar_height = int(bar_height)
+        self.font_size = int(font_size)
+
+    def visualize(self, saliency, feature_names=None, num_visualize=-1,
+                  scaler=scalers.abs_max_scaler, sort='descending', save_filepath=None):
+        """Draw the saliency of each feature as a bar.
+
+        Args:
+            saliency (numpy.ndarray or cupy.ndarray): 1-D, one value per feature. NaN and
+                infinite values get no bar and a grey "(missing)" label, with a warning.
+            feature_names (sequence of str or None): one name per feature; ``None`` names
+                them ``x0``, ``x1``, ... Long names are shortened with an ellipsis.
+            num_visualize (int): how many bars to draw, the first ones in drawing order;
+                ``-1`` draws all.
+            scaler: a scaler from :mod:`saliency_ext.visualizers.scalers`, a function or
+                ``None``; see :func:`~saliency_ext.visualizers.scalers.apply_scaler`.
+            sort (str): ``'descending'`` puts the largest magnitude on top, ``'ascending'``
+                the smallest, ``'none'`` keeps the features' order.
+            save_filepath (str or None): a ``.png`` or ``.svg`` file to write the chart to.
+
+        Returns:
+            numpy.ndarray: the chart, ``uint8`` ``(H, W, 3)``.
+
+        Raises:
+            ValueError: if ``saliency`` is not 1-D, ``feature_names`` has the wrong length,
+                ``num_visualize`` or ``sort`` is not valid, or the file extension is unknown.
+        """
+        self._output_extension(save_filepath)
+        saliency = to_numpy(saliency)
+        if saliency.ndim != 1:
+            raise ValueError(f'saliency must be 1-D (one value per feature), got shape '
+                             f'{saliency.shape}')
+        names = self._names(feature_names, saliency.size)
+        if isinstance(num_visualize, bool) or not isinstance(num_visualize, numbers.Integral) \
+                or not (num_visualize == -1 or num_visualize >= 1):
+            raise ValueError(f'num_visualize must be -1 (all) or a positive int, '
+                             f'got {num_visualize!r}')
+        if sort not in SORTS:
+            raise ValueError(f'sort must be one of {SORTS}, got {sort!r}')
+        scaled = self._scale(saliency, scaler)
+        order = _order(scaled, sort)
+        if num_visualize != -1:
+            order = order[:num_visualize]
+        chart = self._layout(scaled, names, order, isinstance(scaler, scalers.Scaler))
+        rgb = _rasterize(chart, default_font(self.font_size))
+        return self._write(rgb, save_filepath, svg=lambda: _svg(chart, self.font_size))
+
+    @staticmethod
+    def _names(feature_names, n):
+        if feature_names is None:
+            return [f'x{i}' for i in range(n)]
+        names = [str(name) for name in feature_names]
+        if len(names) != n:
+            raise ValueError(f'feature_names has {len(names)} names for {n} features: '
+                             f'{names!r}')
+        return names
+
+    def _layout(self, scaled, names, order, fixed):
+        """Place the bars, the feature names and the value axis."""
+        font, size, row = default_font(self.font_size), self.font_size, self.bar_height
+        grey = tuple(colors.to_uint8(colors.MISSING).tolist())
+        labels = [(f'{names[i]} (missing)', grey) if scaled.missing[i] else (names[i], _BLACK)
+                  for i in order]
+        label_width = min(max((font.getlength(t) for t, _ in labels), default=0.0),
+                          _LABEL_SHARE * self.width)
+        left, right = 2 * _PAD + label_width, self.width - _PAD - 1.5 * size
+        lo, hi = _value_range(scaled, fixed)
+
+        def x(value):
+            return left + (value - lo) / (hi - lo) * (right - left)
+
+        axis_y = _PAD + len(order) * row
+        rects, texts = [], []
+        for k, (i, (label, rgb)) in enumerate(zip(order, labels)):
+            middle = _PAD + (k + 0.5) * row
+            texts.append((left - _PAD, middle, _fit(label, font, label_width), 'end', rgb))
+            if not scaled.missing[i]:
+                end = colors.RED if scaled.values[i] >= 0 else colors.BLUE
+                x0, x1 = sorted((x(0.0), x(scaled.values[i])))
+                half = _BAR_FILL * row / 2
+                rects.append((x0, middle - half, x1, middle + half,
+                              tuple(colors.to_uint8(end).tolist())))
+        lines = [(x(0.0), _PAD, x(0.0), axis_y), (left, axis_y, right, axis_y)]
+        for tick in _ticks(lo, hi):
+            lines.append((x(tick), axis_y, x(tick), axis_y + _TICK))
+            texts.append((x(tick), axis_y + _TICK + 0.8 * size, f'{round(tick, 12):g}',
+                          'middle', _BLACK))
+        texts.append(((left + right) / 2, axis_y + _TICK + 2.3 * size,
+                      self._axis_label(scaled, fixed), 'middle', _BLACK))
+        height = math.ceil(axis_y + _TICK + 3.0 * size + _PAD)
+        return _Chart((self.width, height), rects, lines, texts)
+
+    @staticmethod
+    def _axis_label(scaled, fixed):
+        if not fixed:
+            return 'saliency'
+        lo, hi = scaled.limits
+        return (f'saliency scaled to [{-1 if scaled.signed else 0}, 1] '
+                f'from [{lo:.3g}, {hi:.3g}]')

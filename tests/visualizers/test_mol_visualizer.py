@@ -1,0 +1,175 @@
+import re
+import xml.etree.ElementTree as ElementTree
+
+import numpy as np
+import pytest
+
+Chem = pytest.importorskip('rdkit.Chem')
+rdMolDraw2D = pytest.importorskip('rdkit.Chem.Draw.rdMolDraw2D')
+
+from saliency_ext.visualizers import FixedScaler, MolVisualizer, SmilesVisualizer  # NOQA: E402
+from saliency_ext.visualizers.colors import MISSING  # NOQA: E402
+
+_RADIUS = 10  # pixels around an atom's centre to look at
+
+
+@pytest.fixture
+def atom_pixels(monkeypatch):
+    """Record the Cairo drawers the visualizer makes; ``atom_pixels(rgb, i)`` then returns the
+    pixels within ``_RADIUS`` of atom ``i`` in the last drawing."""
+    drawers = []
+    cairo = rdMolDraw2D.MolDraw2DCairo
+
+    def recording(*args):
+        drawers.append(cairo(*args))
+        return drawers[-1]
+
+    monkeypatch.setattr(rdMolDraw2D, 'MolDraw2DCairo', recording)
+
+    def pixels(rgb, i):
+        point = drawers[-1].GetDrawCoords(i)
+        rows, cols = np.mgrid[:rgb.shape[0], :rgb.shape[1]]
+        return rgb[(rows - point.y) ** 2 + (cols - point.x) ** 2 <= _RADIUS ** 2]
+    return pixels
+
+
+def _mol(smiles):
+    return Chem.MolFromSmiles(smiles)
+
+
+def test_positive_atom_is_red_and_negative_blue(atom_pixels, red, blue):
+    rgb = MolVisualizer().visualize(np.array([-1.0, 0.0, 1.0]), _mol('CCO'))
+    assert rgb.shape == (300, 300, 3) and rgb.dtype == np.uint8
+    negative, neutral, positive = (atom_pixels(rgb, i) for i in range(3))
+    assert blue(negative).mean() > 0.5 and not red(negative).any()
+    assert red(positive).mean() > 0.5 and not blue(positive).any()
+    assert not red(neutral).any() and not blue(neutral).any()
+
+
+def test_intensity_grows_with_magnitude(atom_pixels):
+    rgb = MolVisualizer().visualize(np.array([0.3, 0.0, 1.0]), _mol('CCO'))
+    weak, strong = (np.median(atom_pixels(rgb, i).astype(int), axis=0) for i in (0, 2))
+    assert weak[0] >= strong[0] - 40 and weak[1] - strong[1] > 100  # both red, one paler
+
+
+def test_smiles_visualizer_draws_the_parsed_molecule():
+    saliency = np.array([-1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(SmilesVisualizer().visualize(saliency, 'CCO'),
+                                  MolVisualizer().visualize(saliency, _mol('CCO')))
+
+
+def test_canonical_smiles_renumbers_atoms():
+    saliency = np.array([1.0, 0.0, -1.0])
+    canonical = SmilesVisualizer().visualize(saliency, 'OCC', use_canonical_smiles=True)
+    np.testing.assert_array_equal(canonical, MolVisualizer().visualize(saliency, _mol('CCO')))
+
+
+def test_add_hs_adds_hydrogen_atoms():
+    with pytest.raises(ValueError, match='5 atoms'):
+        SmilesVisualizer().visualize(np.ones(1), 'C', add_Hs=True)
+    assert SmilesVisualizer().visualize(np.ones(5), 'C', add_Hs=True).shape == (300, 300, 3)
+
+
+def test_padding_beyond_the_atoms_is_ignored():
+    visualizer = MolVisualizer()
+    np.testing.assert_array_equal(
+        visualizer.visualize(np.array([-1.0, 0.0, 1.0, 50.0, -80.0]), _mol('CCO')),
+        visualizer.visualize(np.array([-1.0, 0.0, 1.0]), _mol('CCO')))
+
+
+def test_fixed_scale_gives_the_same_colour_to_the_same_value(atom_pixels):
+    visualizer = MolVisualizer()
+
+    def atom0(saliency, **kwargs):
+        rgb = visualizer.visualize(np.array(saliency), _mol('CCO'), color_bonds=False,
+                                   **kwargs)
+        return np.median(atom_pixels(rgb, 0), axis=0)
+
+    scale = FixedScaler(-2, 2)
+    np.testing.assert_array_equal(atom0([0.5, 0.0, 1.0], scaler=scale),
+                                  atom0([0.5, 0.0, 2.0], scaler=scale))
+    assert not np.array_equal(atom0([0.5, 0.0, 1.0]), atom0([0.5, 0.0, 2.0]))
+
+
+def test_bonds_take_the_colour_of_their_atoms(red):
+    mol = _mol('CC')
+    coloured = MolVisualizer().visualize(np.array([1.0, 1.0]), mol)
+    plain = MolVisualizer().visualize(np.array([1.0, 1.0]), mol, color_bonds=False)
+    assert red(coloured).sum() > red(plain).sum() + 500
+
+
+def test_visualize_ratio_colours_only_the_strongest_atoms(atom_pixels, red, blue):
+    saliency = np.array([1.0, 0.6, -0.6, -1.0])
+    half = MolVisualizer().visualize(saliency, _mol('CCCC'), visualize_ratio=0.5,
+                                     color_bonds=False)
+    assert red(atom_pixels(half, 0)).any() and blue(atom_pixels(half, 3)).any()
+    assert not red(atom_pixels(half, 1)).any() and not blue(atom_pixels(half, 2)).any()
+    full = MolVisualizer().visualize(saliency, _mol('CCCC'), color_bonds=False)
+    assert red(atom_pixels(full, 1)).any() and blue(atom_pixels(full, 2)).any()
+
+
+def test_missing_atom_is_grey_with_a_warning(atom_pixels, red):
+    with pytest.warns(RuntimeWarning, match='1 of 3'):
+        rgb = MolVisualizer().visualize(np.array([np.nan, 0.0, 1.0]), _mol('CCO'))
+    grey = np.all(np.abs(atom_pixels(rgb, 0).astype(int) - MISSING * 255) <= 2, axis=-1)
+    assert grey.mean() > 0.5
+    assert red(atom_pixels(rgb, 2)).mean() > 0.5
+
+
+def test_svg_output_parses_with_the_colours_and_legend(tmp_path, red, blue):
+    path = tmp_path / 'mol.svg'
+    MolVisualizer().visualize(np.array([-1.0, 0.0, 1.0]), _mol('CCO'), save_filepath=str(path),
+                              legend='ethanol')
+    root = ElementTree.parse(path).getroot()
+    assert root.tag == '{http://www.w3.org/2000/svg}svg'
+
+    def fills(css_class):
+        """Fill colours of the elements of a class, from ``fill`` or ``style``."""
+        found = [re.search(r'#([0-9A-Fa-f]{6})', e.get('fill') or e.get('style') or '')
+                 for e in root.iter() if e.get('class') == css_class]
+        return np.array([list(bytes.fromhex(m.group(1))) for m in found if m])
+
+    assert red(fills('atom-2')).any() and blue(fills('atom-0')).any()
+    assert len(fills('legend')) == len('ethanol')  # RDKit draws one path a glyph
+
+
+def test_png_output_is_the_returned_picture(tmp_path, read_png):
+    path = tmp_path / 'mol.png'
+    rgb = MolVisualizer().visualize(np.array([-1.0, 0.0, 1.0]), _mol('CCO'),
+                                    save_filepath=str(path), legend='ethanol')
+    np.testing.assert_array_equal(read_png(path), rgb)
+
+
+def test_size_sets_the_picture_shape():
+    rgb = MolVisualizer(size=(400, 200)).visualize(np.zeros(3), _mol('CCO'))
+    assert rgb.shape == (200, 400, 3)
+
+
+def test_unparsable_smiles_is_quoted():
+    with pytest.raises(ValueError, match="'C1CC'"):
+        SmilesVisualizer().visualize(np.zeros(3), 'C1CC')
+
+
+@pytest.mark.parametrize('saliency, kwargs, message', [
+    (np.zeros(2), {}, '2 values but the molecule has 3 atoms'),
+    (np.zeros((3, 16)), {}, 'ch_axis'),
+    (np.zeros(3), {'visualize_ratio': 0}, 'visualize_ratio'),
+    (np.zeros(3), {'save_filepath': 'mol.jpg'}, r"'mol.jpg'.*\.png, \.svg"),
+])
+def test_bad_input_gets_a_clear_message(saliency, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        MolVisualizer().visualize(saliency, _mol('CCO'), **kwargs)
+
+
+def test_bad_types_get_a_clear_message():
+    with pytest.raises(TypeError, match="'CCO'"):
+        MolVisualizer().visualize(np.zeros(3), 'CCO')
+    with pytest.raises(TypeError, match='color_fn'):
+        MolVisualizer().visualize(np.zeros(3), _mol('CCO'), color_fn='red')
+    with pytest.raises(TypeError, match='smiles'):
+        SmilesVisualizer().visualize(np.zeros(3), None)
+
+
+def test_constructor_validates_size():
+    with pytest.raises(ValueError, match=r'\(0, 300\)'):
+        MolVisualizer(size=(0, 300))
