@@ -230,10 +230,16 @@ class SaliencyReport(extension.Extension):
         self._raise_or_warn(self._writer.collect())
         observation = {}
         start = time.perf_counter()
+        jobs = []
         with preserved_random_state():
             for name, entry in self._entries.items():
-                observation.update(self._run_entry(name, entry, epoch,
-                                                   iteration))
+                job, scalars = self._run_entry(name, entry, epoch, iteration)
+                jobs.append(job)
+                observation.update(scalars)
+        # drawing starts once all computing is done: on the writer thread it
+        # would otherwise compete for the interpreter with the next entry
+        for job in jobs:
+            self._writer.submit(self._write, *job)
         observation['saliency/seconds'] = time.perf_counter() - start
         self._last_epoch, self._last_iteration = epoch, iteration
         chainer.reporter.report(observation)
@@ -261,12 +267,12 @@ class SaliencyReport(extension.Extension):
             self._previous[name] = saliency
             self._set_first_limits(name, entry, saliency)
         limits = self._limits[name] if entry.scale == 'first' else None
-        self._writer.submit(self._write, name, entry, saliency, limits, epoch,
-                            iteration, self._session, seconds, moved, error)
+        job = (name, entry, saliency, limits, epoch, iteration, self._session,
+               seconds, moved, error)
         observation = {'saliency/{}/seconds'.format(name): seconds}
         if moved is not None:
             observation['saliency/{}/rank_corr'.format(name)] = moved
-        return observation
+        return job, observation
 
     def _write(self, name, entry, saliency, limits, epoch, iteration,
                session, seconds, moved, error):

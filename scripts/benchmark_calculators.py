@@ -1,0 +1,229 @@
+"""Times every saliency method against its floor and a one-pass-per-sample loop.
+
+The floor of a method is one forward (+ backward for gradient methods) pass
+over its whole expanded batch: every sample, step or window of every item
+stacked along the batch axis, with the target perturbed as the method does.
+The loop evaluates the same work one sample (or step, or window) per pass,
+the way a calculator without batching does. Where ``chainer_chemistry`` is
+installed, its saliency module runs on the same model and data too.
+
+Usage: python scripts/benchmark_calculators.py [--repeat 5] [--device -1]
+"""
+import argparse
+import statistics
+import time
+
+import chainer
+import chainer.functions as F
+import chainer.links as L
+import numpy
+
+from saliency_ext import (GaussianNoiseSampler, GradientCalculator,
+                          IntegratedGradientsCalculator, OcclusionCalculator,
+                          VariableMonitorLinkHook)
+from saliency_ext.datasets import concat_mols, load_esol
+from saliency_ext.models import GraphRegressor
+
+M = 30
+STEPS = 25
+
+
+class MLP(chainer.Chain):
+    def __init__(self):
+        super(MLP, self).__init__()
+        with self.init_scope():
+            self.l1 = L.Linear(4, 64)
+            self.l2 = L.Linear(64, 64)
+            self.l3 = L.Linear(64, 3)
+
+    def forward(self, x):
+        h = F.dropout(F.relu(self.l1(x)), 0.2)
+        return self.l3(F.dropout(F.relu(self.l2(h)), 0.2))
+
+
+class CNN(chainer.Chain):
+    def __init__(self):
+        super(CNN, self).__init__()
+        with self.init_scope():
+            self.c1 = L.Convolution2D(3, 16, 3, pad=1)
+            self.c2 = L.Convolution2D(16, 32, 3, pad=1)
+            self.fc = L.Linear(32 * 8 * 8, 10)
+
+    def forward(self, x):
+        h = F.max_pooling_2d(F.relu(self.c1(x)), 2)
+        h = F.max_pooling_2d(F.relu(self.c2(h)), 2)
+        return self.fc(F.dropout(h, 0.2))
+
+
+def table_case():
+    from sklearn.datasets import load_iris
+    x = load_iris().data.astype(numpy.float32)
+    model = MLP()
+    return dict(name='MLP, table 150 x 4', model=model, data=x,
+                score=lambda x: model(x)[:, 0], target={}, slide_axis=1,
+                converter=chainer.dataset.concat_examples, occlusion_size=1)
+
+
+def image_case():
+    x = numpy.random.RandomState(0).rand(16, 3, 32, 32).astype(numpy.float32)
+    model = CNN()
+    return dict(name='CNN, 16 images 3 x 32 x 32', model=model, data=x,
+                score=lambda x: model(x)[:, 0], target={},
+                slide_axis=(2, 3), converter=chainer.dataset.concat_examples,
+                occlusion_size=4)
+
+
+def graph_case():
+    esol = load_esol()
+    model = GraphRegressor()
+    hook_link = model.graph.embed
+    return dict(name='GGNN, 64 ESOL molecules', model=model,
+                data=esol.dataset[:64], score=lambda a, e, t: model(a, e)[:, 0],
+                target=dict(target_extractor=VariableMonitorLinkHook(
+                    hook_link)), hook_link=hook_link, slide_axis=1,
+                converter=concat_mols, occlusion_size=1)
+
+
+def methods(case):
+    """(label, calculator factory, compute kwargs, rows per item, grad)."""
+    common = dict(eval_fun=case['score'], **case['target'])
+    occlusion = dict(size=case['occlusion_size'],
+                     slide_axis=case['slide_axis'])
+    noise = GaussianNoiseSampler()
+    return [
+        ('VanillaGrad', lambda **kw: GradientCalculator(case['model'], **kw),
+         dict(), 1, True),
+        ('Gradient x input', lambda **kw: GradientCalculator(
+            case['model'], multiply_target=True, **kw), dict(), 1, True),
+        ('SmoothGrad M=30', lambda **kw: GradientCalculator(
+            case['model'], **kw), dict(M=M, noise_sampler=noise), M, True),
+        ('BayesGrad M=30', lambda **kw: GradientCalculator(
+            case['model'], **kw), dict(M=M, train=True), M, True),
+        ('IntegratedGrad 25', lambda **kw: IntegratedGradientsCalculator(
+            case['model'], steps=STEPS, **kw), dict(), STEPS, True),
+        ('Occlusion', lambda **kw: OcclusionCalculator(
+            case['model'], **occlusion, **kw), dict(), None, False),
+    ], common
+
+
+def timed(fn, repeat):
+    fn()  # warm-up
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def floor_fn(case, inputs, rows, grad, train):
+    """One pass over ``rows`` stacked copies of each item."""
+    index = numpy.tile(numpy.arange(len(inputs[0])), rows)
+    stacked = [x[index] for x in inputs]
+    hook_link = case.get('hook_link')
+
+    def run():
+        with chainer.using_config('train', train), \
+                chainer.using_config('enable_backprop', grad):
+            if hook_link is None:
+                target = chainer.Variable(stacked[0])
+                out = case['score'](target, *stacked[1:])
+            else:
+                hook = VariableMonitorLinkHook(hook_link)
+                hook.process = lambda v: v.unchain()
+                with hook:
+                    out = case['score'](*stacked)
+                target = hook.variable
+            if grad:
+                chainer.grad([F.sum(out)], [target])
+    return run
+
+
+def occlusion_rows(case, inputs):
+    """Windows + reference rows per item, from the calculator's own plan."""
+    calc = OcclusionCalculator(case['model'], eval_fun=case['score'],
+                               size=case['occlusion_size'],
+                               slide_axis=case['slide_axis'],
+                               **case['target'])
+    group = calc._make_group(inputs, 1, None)
+    return calc._plan(group, False).n_blocks
+
+
+def chainer_chemistry_fn(case, label, compute_kwargs):
+    try:
+        from chainer_chemistry.saliency.calculator import (
+            gradient_calculator, integrated_gradients_calculator,
+            occlusion_calculator)
+        from chainer_chemistry.link_hooks import VariableMonitorLinkHook as H
+    except ImportError:
+        return None
+    model, score = case['model'], case['score']
+    kwargs = dict(eval_fun=lambda *x: F.sum(score(*x)))
+    if case.get('hook_link') is not None:
+        kwargs['target_extractor'] = H(case['hook_link'], timing='post')
+    if label.startswith('Integrated'):
+        calc = integrated_gradients_calculator.IntegratedGradientsCalculator(
+            model, steps=STEPS, **kwargs)
+    elif label == 'Occlusion':
+        calc = occlusion_calculator.OcclusionCalculator(
+            model, size=case['occlusion_size'],
+            slide_axis=case['slide_axis'], **kwargs)
+    else:
+        calc = gradient_calculator.GradientCalculator(
+            model, multiply_target=label.startswith('Gradient x'), **kwargs)
+    data = case['data']
+    return lambda: calc.compute(data, batchsize=len(data),
+                                converter=case['converter'],
+                                show_progress=False, **compute_kwargs)
+
+
+def run_case(case, repeat, device):
+    case['model'].to_device(device)
+    data = case['data']
+    n = len(data)
+    inputs = case['converter'](list(data), device)
+    inputs = inputs if isinstance(inputs, tuple) else (inputs,)
+    rows_of = {}
+    print('\n{} ({} items)'.format(case['name'], n))
+    print('{:<18} {:>9} {:>9} {:>6} {:>9} {:>7} {:>10} {:>7}'.format(
+        'method', 'ours ms', 'floor ms', 'x flr', 'loop ms', 'speedup',
+        'chainerchem', 'speedup'))
+    table, common = methods(case)
+    for label, make, kwargs, rows, grad in table:
+        if rows is None:
+            rows = rows_of.setdefault('occ', occlusion_rows(case, inputs))
+        train = kwargs.get('train', False)
+        compute = dict(batchsize=n, converter=case['converter'], **kwargs)
+        ours = timed(lambda: make(max_batch=rows * n, **common).compute(
+            data, **compute), repeat)
+        floor = timed(floor_fn(case, inputs, rows, grad, train), repeat)
+        loop = timed(lambda: make(max_batch=n, **common).compute(
+            data, **compute), max(1, repeat // 2))
+        cc = chainer_chemistry_fn(case, label, kwargs)
+        cc_time = timed(cc, max(1, repeat // 2)) if cc else None
+        print('{:<18} {:>9.1f} {:>9.1f} {:>6.2f} {:>9.1f} {:>6.1f}x {:>10} '
+              '{:>7}'.format(
+                  label, ours * 1e3, floor * 1e3, ours / floor, loop * 1e3,
+                  loop / ours,
+                  '-' if cc_time is None else '{:.1f}'.format(cc_time * 1e3),
+                  '-' if cc_time is None else '{:.1f}x'.format(
+                      cc_time / ours)))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--repeat', type=int, default=5)
+    parser.add_argument('--device', default='-1',
+                        help='-1 for CPU, a GPU id, or a Chainer device name')
+    args = parser.parse_args()
+    device = chainer.get_device(int(args.device) if args.device.lstrip(
+        '-').isdigit() else args.device)
+    numpy.random.seed(0)
+    print('device: {}; "x flr" = ours / floor (target <= 1.3 for gradient '
+          'methods); speedup = other / ours'.format(device))
+    for make_case in (table_case, image_case, graph_case):
+        run_case(make_case(), args.repeat, device)
+
+
+if __name__ == '__main__':
+    main()
