@@ -21,5 +21,10 @@ install: $(VENV)/.installed
 test: install
 	$(PY) -m pytest -q tests
 
+demo: install
+	$(PY) examples/run_all.py
+
 bench: install
 	$(PY) scripts/benchmark_calculators.py
+	$(PY) scripts/benchmark_visualizers.py
+	$(PY) scripts/benchmark_report.py

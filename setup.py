@@ -12,7 +12,11 @@ setup(
     install_requires=[
         'chainer>=7.8,<8',
         'numpy<2',
+        'tqdm>=4.60',
     ],
+    entry_points={
+        'console_scripts': ['saliency-replay=saliency_ext.replay:main'],
+    },
     extras_require={
         'visualize': ['matplotlib>=3.7', 'pillow>=10.1', 'rdkit>=2023.9'],
         'tensorboard': ['tensorboardX>=2.6', 'tensorboard>=2.14'],

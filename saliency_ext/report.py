@@ -149,6 +149,45 @@ class SaliencyReport(extension.Extension):
         self._layout = self._tb = self._writer = None
         self._previous = {}
 
+    # -- what the replay script and users may read ---------------------------
+
+    @property
+    def entries(self):
+        """dict: Entry name -> :class:`~saliency_ext.ReportEntry`."""
+        return dict(self._entries)
+
+    @property
+    def out_dir(self):
+        """str: The report folder's name under the trainer's ``out``."""
+        return self._out_dir
+
+    @property
+    def step(self):
+        """str: The TensorBoard step, ``'epoch'`` or ``'iteration'``."""
+        return self._step
+
+    @property
+    def probe_indices(self):
+        """list of int: The probe items' positions in the probe data."""
+        return list(self._indices)
+
+    @property
+    def layout(self):
+        """ReportLayout: The files of the reports (after :meth:`setup`)."""
+        return self._layout
+
+    def item_kwargs(self, name):
+        """The per-item ``visualize`` arguments of entry ``name``."""
+        return self._bound[name]
+
+    def restore(self, previous=None, limits=None):
+        """Seeds what earlier reports left: ``previous`` maps (entry ->
+        ``(N, ...)``) that the next "moved since previous" compares with,
+        and ``limits`` (entry -> ``(n_maps, 2)``) of ``scale='first'``."""
+        self._previous.update(previous or {})
+        for name, value in (limits or {}).items():
+            self._limits[name][...] = value
+
     # -- Extension interface ------------------------------------------------
 
     def initialize(self, trainer):
@@ -160,11 +199,19 @@ class SaliencyReport(extension.Extension):
         if self._initial and trainer.updater.iteration == 0:
             self.run(trainer.updater.epoch, trainer.updater.iteration)
 
-    def setup(self, out):
+    def setup(self, out, *, tensorboard=None):
         """Opens the outputs under the folder ``out`` (the trainer's
         ``out``) and tries every entry on the first probe item. Called by
-        ``initialize``; the replay script calls it directly."""
+        ``initialize``; the replay script calls it directly.
+
+        Args:
+            out (str): The folder the report folder goes in.
+            tensorboard: Replaces the constructor's ``tensorboard`` when
+                given.
+        """
         from saliency_ext.writers.tensorboard import TensorBoardWriter
+        if tensorboard is not None:
+            self._tensorboard = tensorboard
         self._layout = ReportLayout(os.path.join(out, self._out_dir))
         self._writer = BackgroundWriter(self._background)
         if self._tensorboard is not False:
@@ -225,14 +272,17 @@ class SaliencyReport(extension.Extension):
             numpy.asarray(self._indices),
             [backend.CpuDevice().send(a) for a in arrays])
 
-    def run(self, epoch, iteration):
-        """Makes one report, stamped with ``epoch`` and ``iteration``."""
+    def run(self, epoch, iteration, *, entries=None):
+        """Makes one report, stamped with ``epoch`` and ``iteration``, of
+        every entry or of the entries named in ``entries``."""
         self._raise_or_warn(self._writer.collect())
         observation = {}
         start = time.perf_counter()
         jobs = []
         with preserved_random_state():
             for name, entry in self._entries.items():
+                if entries is not None and name not in entries:
+                    continue
                 job, scalars = self._run_entry(name, entry, epoch, iteration)
                 jobs.append(job)
                 observation.update(scalars)
