@@ -7,14 +7,12 @@ import subprocess
 import sys
 
 import chainer
-import chainer.functions as F
 import chainer.links as L
 import numpy
 import pytest
 from chainer import training
 from chainer.training import extensions
 from PIL import Image
-from sklearn.datasets import load_iris
 from tensorboard.backend.event_processing.event_accumulator import \
     EventAccumulator
 
@@ -25,29 +23,13 @@ from saliency_ext.metrics import mean_rank_correlation
 from saliency_ext.replay import (SnapshotError, load_model_params, main,
                                  order_snapshots, steps_from_name)
 from saliency_ext.writers.layout import ReportLayout
+from tests.report.training import MLP, iris
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 CONFIG = '{}:replay_config'.format(os.path.abspath(__file__))
 ENTRIES = ('vanilla', 'ig')
 EPOCHS = 3
-
-
-class MLP(chainer.Chain):
-    def __init__(self):
-        super(MLP, self).__init__()
-        with self.init_scope():
-            self.l1 = L.Linear(4, 16)
-            self.l2 = L.Linear(16, 3)
-
-    def forward(self, x):
-        return self.l2(F.dropout(F.relu(self.l1(x)), 0.3))
-
-
-def iris():
-    data = load_iris()
-    return chainer.datasets.TupleDataset(data.data.astype(numpy.float32),
-                                         data.target.astype(numpy.int32))
 
 
 def make_report(predictor, **kwargs):
