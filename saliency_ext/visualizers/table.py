@@ -53,8 +53,9 @@ def _order(scaled, sort):
 
 
 def _value_range(scaled, fixed):
-    """The value axis: the whole colour range on a fixed scale, else fitted to the bars;
-    always including zero and every bar."""
+    """The value axis: the whole colour range on a fixed scale, so that bars compare
+    across charts; else fitted to the bars (a magnitude map fills the chart); always
+    including zero and every bar."""
     values = scaled.values[~scaled.missing]
     lo, hi = ((-1.0 if scaled.signed else 0.0), 1.0) if fixed else (0.0, 0.0)
     lo, hi = min(lo, values.min(initial=0.0)), max(hi, values.max(initial=0.0))
@@ -176,7 +177,7 @@ class TableVisualizer(BaseVisualizer):
         order = _order(scaled, sort)
         if num_visualize != -1:
             order = order[:num_visualize]
-        chart = self._layout(scaled, names, order, isinstance(scaler, scalers.Scaler))
+        chart = self._layout(scaled, names, order, scaler)
         rgb = _rasterize(chart, default_font(self.font_size))
         return self._write(rgb, save_filepath, svg=lambda: _svg(chart, self.font_size))
 
@@ -190,7 +191,7 @@ class TableVisualizer(BaseVisualizer):
                              f'{names!r}')
         return names
 
-    def _layout(self, scaled, names, order, fixed):
+    def _layout(self, scaled, names, order, scaler):
         """Place the bars, the feature names and the value axis."""
         font, size, row = default_font(self.font_size), self.font_size, self.bar_height
         grey = tuple(colors.to_uint8(colors.MISSING).tolist())
@@ -199,7 +200,7 @@ class TableVisualizer(BaseVisualizer):
         label_width = min(max((font.getlength(t) for t, _ in labels), default=0.0),
                           _LABEL_SHARE * self.width)
         left, right = 2 * _PAD + label_width, self.width - _PAD - 1.5 * size
-        lo, hi = _value_range(scaled, fixed)
+        lo, hi = _value_range(scaled, isinstance(scaler, scalers.FixedScaler))
 
         def x(value):
             return left + (value - lo) / (hi - lo) * (right - left)
@@ -221,13 +222,13 @@ class TableVisualizer(BaseVisualizer):
             texts.append((x(tick), axis_y + _TICK + 0.8 * size, f'{round(tick, 12):g}',
                           'middle', _BLACK))
         texts.append(((left + right) / 2, axis_y + _TICK + 2.3 * size,
-                      self._axis_label(scaled, fixed), 'middle', _BLACK))
+                      self._axis_label(scaled, isinstance(scaler, scalers.Scaler)), 'middle', _BLACK))
         height = math.ceil(axis_y + _TICK + 3.0 * size + _PAD)
         return _Chart((self.width, height), rects, lines, texts)
 
     @staticmethod
-    def _axis_label(scaled, fixed):
-        if not fixed:
+    def _axis_label(scaled, described):
+        if not described:
             return 'saliency'
         lo, hi = scaled.limits
         return (f'saliency scaled to [{-1 if scaled.signed else 0}, 1] '

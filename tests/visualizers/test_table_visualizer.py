@@ -129,3 +129,13 @@ def test_saliency_must_be_one_dimensional():
 def test_constructor_validates_sizes():
     with pytest.raises(ValueError, match='bar_height'):
         TableVisualizer(bar_height=0)
+
+
+def test_magnitude_map_fills_the_chart(red, blue):
+    # 'abs' or 'square' maps are non-negative: no empty negative half
+    positive = _lengths(_bars(TableVisualizer().visualize(np.array([1.0, 0.5])),
+                              red, blue))
+    signed = _lengths(_bars(TableVisualizer().visualize(np.array([1.0, -0.5])),
+                            red, blue))
+    assert positive[0] > 1.4 * signed[0]
+    assert positive[1] / positive[0] == pytest.approx(0.5, abs=0.02)
