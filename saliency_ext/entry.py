@@ -141,8 +141,9 @@ class ReportEntry(object):
         return numpy.array([limits_of(m) for _, m in self.maps(saliency)])
 
     def render(self, saliency, bound, limits=None):
-        """Draws the maps. With ``scale='first'``, ``limits`` holds each
-        map's ``(vmin, vmax)``. Returns ``(name, rgb)`` pairs."""
+        """Draws the maps. ``limits``, shaped ``(n_maps, 2)``, fixes each
+        map's ``(vmin, vmax)`` instead of the entry's scale (required with
+        ``scale='first'``). Returns ``(name, rgb)`` pairs."""
         from saliency_ext.visualizers import FixedScaler
         if self.scale == 'first' and limits is None:
             raise ValueError("scale='first' needs the limits of the first "
@@ -151,7 +152,7 @@ class ReportEntry(object):
         for i, (name, item) in enumerate(self.maps(saliency)):
             kwargs = dict(self.visualize_options)
             kwargs.update(bound[i] if i < len(bound) else {})
-            scale = tuple(limits[i]) if self.scale == 'first' else self.scale
+            scale = self.scale if limits is None else tuple(limits[i])
             if scale is not None:
                 kwargs['scaler'] = FixedScaler(*scale)
             pictures.append((name, self.visualizer.visualize(item, **kwargs)))

@@ -17,52 +17,40 @@ A snapshot that is missing, corrupt or does not fit the model is reported by
 name and skipped; the others are still replayed.
 
 The command line (``saliency-replay``, ``scripts/saliency_replay.py``) is
-:func:`main`; the pieces are public for use from Python::
+:func:`saliency_ext.replay_cli.main`; the pieces are public for use from
+Python::
 
     model, report = replay_config()
     snapshots, problems = order_snapshots(find_snapshots(['result'])[0])
     summary = replay(model, report, snapshots, 'replay')
 """
-import argparse
-import ast
 import contextlib
 import dataclasses
-import hashlib
-import importlib
-import importlib.util
 import json
 import os
-import re
 import shutil
-import sys
 import time
-import warnings
 
 import chainer
 import numpy
 
-from saliency_ext.entry import limits_of
+from saliency_ext.evolution import write_evolution
 from saliency_ext.snapshots import (
     DEFAULT_PATTERNS, TRAINER_EPOCH, TRAINER_ITERATION, TRAINER_MODEL,
     Snapshot, SnapshotError, find_snapshots, load_model_params, model_keys,
     open_snapshot, order_snapshots, read_snapshot, steps_from_name)
-from saliency_ext.writers.files import (resolve_inside, safe_name,
-                                        write_json, write_png)
-from saliency_ext.writers.layout import (ARRAYS, INDEX, PROBE,
-                                         ReportLayout)
+from saliency_ext.writers.files import safe_name, write_json
+from saliency_ext.writers.layout import INDEX, PROBE, ReportLayout
 
 __all__ = [
     'DEFAULT_PATTERNS', 'TRAINER_EPOCH', 'TRAINER_ITERATION', 'TRAINER_MODEL',
     'ReplayError', 'ReplaySummary', 'Snapshot', 'SnapshotError',
-    'build_parser', 'find_snapshots', 'load_config', 'load_model_params',
-    'main', 'model_keys', 'open_snapshot', 'order_snapshots', 'read_snapshot',
-    'replay', 'side_by_side', 'steps_from_name', 'write_evolution']
+    'find_snapshots', 'load_model_params', 'model_keys', 'open_snapshot',
+    'order_snapshots', 'read_snapshot', 'replay', 'steps_from_name',
+    'write_evolution']
 
 #: The replay's own record, next to the report's index.
 MANIFEST = 'replay.json'
-EVOLUTION = 'evolution'
-_LABEL_HEIGHT = 20
-_GAP = 6
 
 
 class ReplayError(Exception):
@@ -230,16 +218,6 @@ def _summary_writer(logdir, manifest, manifest_path):
 
 # -- the replay ---------------------------------------------------------------
 
-def _latest_records(layout, name):
-    """An entry's records with arrays, the last one of each step, in
-    training order."""
-    latest = {}
-    for record in layout.records(name):
-        if any(os.path.basename(f) == ARRAYS for f in record['files']):
-            latest[(record['iteration'], record['epoch'])] = record
-    return [latest[k] for k in sorted(latest)]
-
-
 def _order(step):
     """Training order of an ``(epoch, iteration)`` step."""
     return step[1], step[0]
@@ -254,7 +232,7 @@ class _Continuity(object):
         self.report = report
         layout = report.layout
         self.earlier = {name: {(r['epoch'], r['iteration']): r
-                               for r in _latest_records(layout, name)}
+                               for r in layout.latest_records(name)}
                         for name in report.entries}
         self.ran = {name: set() for name in report.entries}
         limits = {}
@@ -384,358 +362,3 @@ def replay(model, report, snapshots, out, *, tensorboard=None,
     return summary
 
 
-# -- evolution strips ---------------------------------------------------------
-
-def _label(rgb, text):
-    """The picture with ``text`` in a white band above it."""
-    from PIL import Image, ImageDraw
-    from saliency_ext.visualizers.base import default_font
-    height, width = rgb.shape[:2]
-    canvas = Image.new('RGB', (width, height + _LABEL_HEIGHT), 'white')
-    canvas.paste(Image.fromarray(numpy.ascontiguousarray(rgb)),
-                 (0, _LABEL_HEIGHT))
-    draw = ImageDraw.Draw(canvas)
-    font = default_font(14)
-    left, _, right, _ = draw.textbbox((0, 0), text, font=font)
-    draw.text((max(0, (width - (right - left)) // 2), 2), text, fill='black',
-              font=font)
-    return numpy.asarray(canvas)
-
-
-def side_by_side(pictures, gap=_GAP):
-    """Joins RGB pictures left to right, on white, tops aligned."""
-    height = max(p.shape[0] for p in pictures)
-    width = sum(p.shape[1] for p in pictures) + gap * (len(pictures) - 1)
-    strip = numpy.full((height, width, 3), 255, numpy.uint8)
-    left = 0
-    for picture in pictures:
-        strip[:picture.shape[0], left:left + picture.shape[1]] = picture
-        left += picture.shape[1] + gap
-    return strip
-
-
-def _spread(records, max_frames):
-    if not max_frames or len(records) <= max_frames:
-        return records
-    keep = numpy.unique(numpy.linspace(0, len(records) - 1, max_frames)
-                        .round().astype(int))
-    return [records[i] for i in keep]
-
-
-def write_evolution(report, *, max_frames=None):
-    """Draws, for each entry and probe item, the item's maps over the
-    reports in the report's folder, side by side, on one shared colour scale
-    (the entry's own fixed ``scale`` when it has one). Written to
-    ``<entry>/evolution/item_NN.png`` (and ``mean.png``).
-
-    Args:
-        report (SaliencyReport): A report that has been set up.
-        max_frames (int): At most this many reports per strip.
-
-    Returns:
-        tuple: ``(paths, problems)``: the files written and a message for
-        each entry that could not be drawn.
-    """
-    from saliency_ext.visualizers import FixedScaler
-    report = _check_report(report)
-    layout = report.layout
-    paths, problems = [], []
-    for name, entry in report.entries.items():
-        records = _spread(_latest_records(layout, name), max_frames)
-        maps = [(r, layout.read_arrays(r)['saliency']) for r in records]
-        shapes = {m.shape for _, m in maps}
-        if not maps:
-            continue
-        if len(shapes) > 1:
-            problems.append('entry {!r}: no evolution strip, its maps have '
-                            'different shapes {}'.format(name, sorted(shapes)))
-            continue
-        bound = report.item_kwargs(name)
-        try:
-            per_report = [entry.maps(m) for _, m in maps]
-            for j, (picture, _) in enumerate(per_report[0]):
-                values = [drawn[j][1] for drawn in per_report]
-                scale = entry.scale if isinstance(entry.scale, tuple) else \
-                    limits_of(numpy.stack(values))
-                kwargs = dict(entry.visualize_options)
-                kwargs.update(bound[j] if j < len(bound) else {})
-                kwargs['scaler'] = FixedScaler(*scale)
-                frames = [_label(entry.visualizer.visualize(v, **kwargs),
-                                 _frame_label(r, report.step))
-                          for (r, _), v in zip(maps, values)]
-                path = resolve_inside(layout.root, safe_name(name), EVOLUTION,
-                                      safe_name(picture) + '.png')
-                write_png(path, side_by_side(frames))
-                paths.append(path)
-        except Exception as error:
-            problems.append('entry {!r}: could not draw its evolution strip '
-                            '({}: {})'.format(name, type(error).__name__,
-                                              error))
-    return paths, problems
-
-
-def _frame_label(record, step):
-    if step == 'iteration':
-        return 'iteration {}'.format(record['iteration'])
-    return 'epoch {}'.format(record['epoch'])
-
-
-# -- configuration ------------------------------------------------------------
-
-def load_config(spec, **kwargs):
-    """Builds the model and the report from ``FILE.py:FUNCTION`` or
-    ``package.module:FUNCTION``: the function, called with ``kwargs``,
-    returns ``(model, report)``."""
-    target, sep, function = spec.rpartition(':')
-    if not sep or not target or not function:
-        raise ReplayError('--config must be FILE.py:FUNCTION or '
-                          'package.module:FUNCTION, got {!r}'.format(spec))
-    if target.endswith('.py') or os.sep in target or '/' in target:
-        path = os.path.abspath(target)
-        if not os.path.isfile(path):
-            raise ReplayError('--config {!r}: no such file {}'.format(spec,
-                                                                      path))
-        name = '_saliency_replay_config_' + hashlib.sha1(
-            path.encode('utf-8', 'surrogatepass')).hexdigest()[:12]
-        module_spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(module_spec)
-        folder = os.path.dirname(path)
-        if folder not in sys.path:  # so it can import its neighbours
-            sys.path.insert(0, folder)
-        sys.modules[name] = module
-        module_spec.loader.exec_module(module)
-    else:
-        if os.getcwd() not in sys.path and '' not in sys.path:
-            sys.path.insert(0, os.getcwd())
-        try:
-            module = importlib.import_module(target)
-        except ImportError as error:
-            raise ReplayError('--config {!r}: cannot import {!r}: {}'.format(
-                spec, target, error)) from error
-    make = getattr(module, function, None)
-    if not callable(make):
-        raise ReplayError('--config {!r}: {} has no function {!r}'.format(
-            spec, target, function))
-    made = make(**kwargs)
-    from saliency_ext.report import SaliencyReport
-    if not (isinstance(made, tuple) and len(made) == 2 and
-            isinstance(made[0], chainer.Link) and
-            isinstance(made[1], SaliencyReport)):
-        raise ReplayError('--config {!r} must return (model, report): a '
-                          'chainer.Link and a SaliencyReport, got {!r}'.format(
-                              spec, made))
-    return made
-
-
-def _config_arg(text):
-    key, sep, value = text.partition('=')
-    if not sep or not key.isidentifier():
-        raise argparse.ArgumentTypeError('expected KEY=VALUE, got {!r}'.format(
-            text))
-    try:
-        return key, ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        return key, value
-
-
-def _name_pattern(text):
-    try:
-        pattern = re.compile(text)
-    except re.error as error:
-        raise argparse.ArgumentTypeError('not a regular expression: {}'.format(
-            error))
-    if not {'epoch', 'iteration'} & set(pattern.groupindex):
-        raise argparse.ArgumentTypeError(
-            'needs a group (?P<epoch>...) and/or (?P<iteration>...), got '
-            '{!r}'.format(text))
-    return text
-
-
-def _positive(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError('must be >= 1, got {}'.format(value))
-    return value
-
-
-def _device(text):
-    try:
-        return int(text)
-    except ValueError:
-        return text
-
-
-def build_parser():
-    parser = argparse.ArgumentParser(
-        prog='saliency-replay',
-        description='Replays a SaliencyReport over the snapshots of a '
-        'training run: for each snapshot, in training order, loads the '
-        "model's parameters, explains the report's probe and writes the "
-        'files and TensorBoard images the report writes during training, '
-        "stamped with the snapshot's epoch and iteration; then draws an "
-        'evolution strip per entry and probe item.',
-        epilog='Exit status: 0 when every snapshot was replayed, 1 when some '
-        'could not be (they are named), 2 for a bad configuration or output '
-        'folder, 130 when interrupted (finish with --resume).')
-    parser.add_argument(
-        'snapshots', nargs='+', metavar='SNAPSHOT',
-        help='snapshot files, or folders holding them: trainer snapshots '
-        '(extensions.snapshot) or model-only ones (snapshot_object)')
-    parser.add_argument(
-        '--config', required=True, metavar='FILE.py:FUNC|MODULE:FUNC',
-        help='a function returning (model, report): the chainer.Link the '
-        "report's calculators explain and a configured SaliencyReport")
-    parser.add_argument(
-        '--config-arg', action='append', default=[], type=_config_arg,
-        metavar='KEY=VALUE', help='a keyword argument for the config '
-        'function (a Python literal, else a string); repeatable')
-    parser.add_argument('-o', '--out', required=True, metavar='DIR',
-                        help="output folder, as the trainer's out: files go "
-                        "to DIR/<the report's out_dir>/")
-    board = parser.add_mutually_exclusive_group()
-    board.add_argument('--tensorboard', metavar='DIR',
-                       help='TensorBoard log directory (default: '
-                       'OUT/tensorboard)')
-    board.add_argument('--no-tensorboard', action='store_true',
-                       help='write no TensorBoard events')
-    again = parser.add_mutually_exclusive_group()
-    again.add_argument('--overwrite', action='store_true',
-                       help='replace a replay already in OUT (its files and '
-                       'the event files it wrote are deleted first)')
-    again.add_argument('--resume', action='store_true',
-                       help='finish a replay already in OUT: skip the '
-                       'snapshots it has done, add entries it lacks')
-    parser.add_argument('--device', type=_device, metavar='DEVICE',
-                        help='replay on this device: 0 or @cupy:0 for a GPU '
-                        '(default: the CPU)')
-    parser.add_argument('--pattern', action='append', metavar='GLOB',
-                        help='names of snapshot files in folders (default: '
-                        '{}); repeatable'.format(' and '.join(
-                            DEFAULT_PATTERNS)))
-    parser.add_argument('--prefix', metavar='PATH',
-                        help="the model's path in the snapshots (default: "
-                        'found: updater/model:main/ or a link below it for '
-                        'trainer snapshots, the root for model-only ones)')
-    parser.add_argument('--steps-from-name', type=_name_pattern,
-                        metavar='REGEX',
-                        help='for model-only snapshots: a regular expression '
-                        'on the file name with groups (?P<epoch>...) and/or '
-                        '(?P<iteration>...) (default: understands '
-                        'model_epoch_5_iter_1200-like names)')
-    parser.add_argument('--iterations-per-epoch', type=_positive,
-                        metavar='N', help='for model-only snapshots whose '
-                        'name gives only the epoch or the iteration')
-    parser.add_argument('--evolution-frames', type=_positive, metavar='N',
-                        help='at most N snapshots per evolution strip, '
-                        'evenly spread (default: all)')
-    parser.add_argument('--no-evolution', action='store_true',
-                        help='draw no evolution strips')
-    parser.add_argument('--no-progress', action='store_true',
-                        help='no progress bar')
-    return parser
-
-
-class _Progress(object):
-    """A tqdm progress bar, shown from the first snapshot on; plain lines
-    where tqdm is missing."""
-
-    def __init__(self, total, enabled):
-        self.total = total
-        self.enabled = enabled
-        self.bar = None
-
-    def _start(self):
-        if self.enabled and self.bar is None:
-            try:
-                from tqdm import tqdm
-            except ImportError:
-                self.enabled = False
-                return
-            self.bar = tqdm(total=self.total, unit='snapshot',
-                            desc='saliency-replay', file=sys.stderr)
-
-    def say(self, message):
-        if self.bar is not None:
-            self.bar.write(message, file=sys.stderr)
-        else:
-            print(message, file=sys.stderr)
-
-    def __call__(self, snapshot, status, error):
-        self._start()
-        if error is not None:
-            self.say('saliency-replay: skipped {}'.format(error))
-        if self.bar is not None:
-            self.bar.set_postfix_str('epoch {} {}'.format(
-                snapshot.epoch, status), refresh=False)
-            self.bar.update(1)
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()
-
-
-def main(argv=None):
-    """The ``saliency-replay`` command; returns its exit status."""
-    args = build_parser().parse_args(argv)
-    start = time.perf_counter()
-    try:
-        model, report = load_config(args.config, **dict(args.config_arg))
-    except ReplayError as error:
-        print('saliency-replay: error: {}'.format(error), file=sys.stderr)
-        return 2
-    if args.device is not None:
-        try:
-            device = chainer.get_device(args.device)
-            device.use()
-        except Exception as error:
-            print('saliency-replay: error: --device {!r}: {}'.format(
-                args.device, error), file=sys.stderr)
-            return 2
-        model.to_device(device)
-    paths, failed = find_snapshots(args.snapshots,
-                                   tuple(args.pattern or DEFAULT_PATTERNS))
-    snapshots, unreadable = order_snapshots(
-        paths, name_pattern=args.steps_from_name,
-        iterations_per_epoch=args.iterations_per_epoch)
-    failed += unreadable
-    for error in failed:
-        print('saliency-replay: skipped {}'.format(error), file=sys.stderr)
-    if not snapshots:
-        print('saliency-replay: error: no snapshot to replay', file=sys.stderr)
-        return 1
-    tensorboard = False if args.no_tensorboard else args.tensorboard
-    progress = _Progress(len(snapshots), not args.no_progress)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter('default')
-            summary = replay(
-                model, report, snapshots, args.out, tensorboard=tensorboard,
-                overwrite=args.overwrite, resume=args.resume,
-                prefix=args.prefix, evolution=not args.no_evolution,
-                max_frames=args.evolution_frames, callback=progress)
-    except ReplayError as error:
-        progress.close()
-        print('saliency-replay: error: {}'.format(error), file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        progress.close()
-        print('saliency-replay: interrupted; run it again with --resume to '
-              'finish', file=sys.stderr)
-        return 130
-    progress.close()
-    summary.failed[:0] = failed
-    for problem in summary.problems:
-        print('saliency-replay: {}'.format(problem), file=sys.stderr)
-    print('saliency-replay: {} snapshot{} replayed, {} skipped (already '
-          'done), {} failed, in {:.1f} s; files in {}'.format(
-              len(summary.done), '' if len(summary.done) == 1 else 's',
-              len(summary.skipped), len(summary.failed),
-              time.perf_counter() - start,
-              os.path.join(args.out, _check_report(report).out_dir)))
-    for error in summary.failed:
-        print('  failed: {}'.format(error))
-    return 0 if summary.ok else 1
-
-
-if __name__ == '__main__':
-    sys.exit(main())

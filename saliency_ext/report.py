@@ -258,7 +258,8 @@ class SaliencyReport(extension.Extension):
                     saliency = entry.saliency(self._examples[:1],
                                               self._converter)
                     entry.render(saliency, self._bound[name][:1],
-                                 entry.limits(saliency))
+                                 entry.limits(saliency)
+                                 if entry.scale == 'first' else None)
                 except Exception as error:
                     raise type(error)(
                         'SaliencyReport entry {!r} failed on probe item 0 '

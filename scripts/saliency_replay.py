@@ -10,11 +10,11 @@ import os
 import sys
 
 try:
-    from saliency_ext.replay import main
+    from saliency_ext.replay_cli import main
 except ImportError:  # run from a checkout that is not installed
     sys.path.insert(0, os.path.dirname(os.path.dirname(
         os.path.abspath(__file__))))
-    from saliency_ext.replay import main
+    from saliency_ext.replay_cli import main
 
 if __name__ == '__main__':
     sys.exit(main())

@@ -31,7 +31,6 @@ Usage::
 import os
 import sys
 
-import chainer
 import chainer.functions as F
 import chainer.links as L
 import numpy

@@ -155,19 +155,17 @@ class BaseCalculator(object):
         self._check_compute_args(M, batchsize, converter, noise_sampler)
         if train:
             self._check_no_batch_coupling()
-        dataset = as_dataset(data)
         device = self.device or self.model.device
         group_size = min(int(batchsize), self.max_batch)
         results = []
+        dataset = as_dataset(data)
         with _progress_bar(show_progress, len(dataset)) as bar:
-            for start in range(0, len(dataset), group_size):
-                batch = [dataset[i] for i in range(
-                    start, min(start + group_size, len(dataset)))]
-                group = self._make_group(converter(batch, device), M,
-                                         noise_sampler)
+            for converted, size in _groups(data, dataset, group_size,
+                                           converter, device):
+                group = self._make_group(converted, M, noise_sampler)
                 samples = self._compute_group(group, train)
                 results.append(backend.CpuDevice().send(samples))
-                bar.update(len(batch))
+                bar.update(size)
         return _concat_padded(results)
 
     def aggregate(self, samples, method='raw', ch_axis=None):
@@ -416,9 +414,30 @@ def as_dataset(data):
     return data
 
 
+def _groups(data, dataset, size, converter, device):
+    """Yields each group's converted arrays and its number of items.
+    Arrays handed over as such are sliced, not split into items and
+    stacked again by ``concat_examples``."""
+    arrays = data if isinstance(data, tuple) else (data,)
+    sliceable = converter is concat_examples and all(
+        isinstance(a, chainer.get_array_types()) for a in arrays)
+    for start in range(0, len(dataset), size):
+        stop = min(start + size, len(dataset))
+        if sliceable:
+            converted = tuple(chainer.dataset.to_device(device, a[start:stop])
+                              for a in arrays)
+            yield converted if isinstance(data, tuple) else converted[0], \
+                stop - start
+        else:
+            yield converter([dataset[i] for i in range(start, stop)],
+                            device), stop - start
+
+
 def _concat_padded(results):
     """Concatenates (M, B_i, ...) arrays along the item axis, zero-padding
     the trailing axes to the largest size (molecules of different sizes)."""
+    if len(results) == 1:
+        return results[0]
     ndim = {r.ndim for r in results}
     if len(ndim) != 1:
         raise ValueError('groups gave targets of different ranks: {}'.format(

@@ -164,7 +164,9 @@ def write_png(path, rgb):
 
     image = Image.fromarray(np.ascontiguousarray(check_rgb(rgb)))
     buffer = io.BytesIO()
-    image.save(buffer, format='PNG')
+    # Level 1 encodes twice as fast as the default for ~15 % larger files:
+    # reports write many pictures while training runs.
+    image.save(buffer, format='PNG', compress_level=1)
     atomic_write_bytes(path, buffer.getvalue())
 
 

@@ -90,6 +90,15 @@ class ReportLayout(object):
         return [r for r in self.index.records()
                 if entry is None or r['entry'] == entry]
 
+    def latest_records(self, entry):
+        """An entry's records that saved arrays, the last one of each
+        ``(epoch, iteration)``, in training order."""
+        latest = {}
+        for record in self.records(entry):
+            if any(os.path.basename(f) == ARRAYS for f in record['files']):
+                latest[(record['iteration'], record['epoch'])] = record
+        return [latest[k] for k in sorted(latest)]
+
     def read_arrays(self, record):
         """The arrays saved with a record (``None`` if it saved none)."""
         for path in record['files']:

@@ -17,10 +17,12 @@ from tensorboard.backend.event_processing.event_accumulator import \
     EventAccumulator
 
 import saliency_ext.replay as replay_module
+from saliency_ext import evolution
 from saliency_ext import (GradientCalculator, IntegratedGradientsCalculator,
                           ReportEntry, SaliencyReport, TableVisualizer)
 from saliency_ext.metrics import mean_rank_correlation
-from saliency_ext.replay import (SnapshotError, load_model_params, main,
+from saliency_ext.replay_cli import main
+from saliency_ext.replay import (SnapshotError, load_model_params,
                                  order_snapshots, steps_from_name)
 from saliency_ext.writers.layout import ReportLayout
 from tests.report.training import MLP, iris
@@ -143,8 +145,8 @@ def test_replay_writes_what_the_report_wrote_in_training(trained, tmp_path,
             strip = size(tmp_path / 'saliency' / name / 'evolution' /
                          (picture + '.png'))
             frame = size(folder / (picture + '.png'))
-            assert strip == (3 * frame[0] + 2 * replay_module._GAP,
-                             frame[1] + replay_module._LABEL_HEIGHT)
+            assert strip == (3 * frame[0] + 2 * evolution.GAP,
+                             frame[1] + evolution.LABEL_HEIGHT)
     assert os.path.isfile(tmp_path / 'saliency' / 'vanilla' / 'evolution' /
                           'mean.png')
 
