@@ -8,7 +8,8 @@ TensorBoard events. Printed per trigger:
 
 - blocking: seconds the report holds the training thread per report;
 - floor: one forward+backward pass over the probe x samples
-  (16 x (25 + 30) = 880 stacked molecules), measured in the same process;
+  (16 x (25 + 30) = 880 stacked molecules), timed in the same run just
+  before each report (and left out of the training time);
 - overhead: extra wall time of the whole training, writing included
   (the background writer is drained before the clock stops).
 
@@ -78,30 +79,41 @@ def train(esol, epochs, trigger, out):
     updater = training.StandardUpdater(iterator, optimizer,
                                        converter=concat_mols)
     trainer = training.Trainer(updater, (epochs, 'epoch'), out=out)
-    report = None
+    report = floor = None
     if trigger is not None:
         report = make_report(predictor, esol, trigger, 'saliency')
+        floor = FloorProbe(predictor, report)
         trainer.extend(report)
+        trainer.extend(floor, trigger=trigger, name='floor')
     start = time.perf_counter()
     trainer.run()  # finalize drains the background writer
-    return time.perf_counter() - start, report, predictor
+    elapsed = time.perf_counter() - start
+    if floor is not None:  # the probe's own time is not the report's
+        elapsed -= sum(floor.seconds)
+    return elapsed, report, floor
 
 
-def floor_seconds(predictor, report, repeat=5):
-    """One forward+backward pass over every stacked probe row."""
-    atoms, adjs, _ = concat_mols(report._examples)
-    rows = numpy.tile(numpy.arange(len(atoms)), STEPS + M)
-    atoms, adjs = atoms[rows], adjs[rows]
-    hook = VariableMonitorLinkHook(predictor.graph.embed)
-    hook.process = lambda v: v.unchain()
-    times = []
-    for _ in range(repeat + 1):
+class FloorProbe(object):
+    """An extension on the report's trigger that times, just before each
+    report, one forward+backward pass over every stacked probe row."""
+
+    priority = SaliencyReport.priority + 1
+
+    def __init__(self, predictor, report):
+        atoms, adjs, _ = concat_mols(report._examples)
+        rows = numpy.tile(numpy.arange(len(atoms)), STEPS + M)
+        self.atoms, self.adjs = atoms[rows], adjs[rows]
+        self.hook = VariableMonitorLinkHook(predictor.graph.embed)
+        self.hook.process = lambda v: v.unchain()
+        self.predictor = predictor
+        self.seconds = []
+
+    def __call__(self, trainer):
         start = time.perf_counter()
-        with hook:
-            out = predictor(atoms, adjs)
-        chainer.grad([F.sum(out)], [hook.variable])
-        times.append(time.perf_counter() - start)
-    return statistics.median(times[1:])
+        with chainer.using_config('train', False), self.hook:
+            out = self.predictor(self.atoms, self.adjs)
+        chainer.grad([F.sum(out)], [self.hook.variable])
+        self.seconds.append(time.perf_counter() - start)
 
 
 def main():
@@ -119,11 +131,10 @@ def main():
         'trigger', 'reports', 'blocking s', 'floor s', 'x floor',
         'overhead'))
     for interval in (1, 5):
-        total, report, predictor = train(esol, args.epochs,
-                                         (interval, 'epoch'),
-                                         '{}/every{}'.format(out, interval))
+        total, report, floor = train(esol, args.epochs, (interval, 'epoch'),
+                                     '{}/every{}'.format(out, interval))
         blocking = statistics.median(report.blocking)
-        floor = floor_seconds(predictor, report)
+        floor = statistics.median(floor.seconds)
         print('{:<16} {:>8} {:>12.3f} {:>9.3f} {:>10.2f} {:>9.0f}%'.format(
             'every {} epoch{}'.format(interval, 's' * (interval > 1)),
             len(report.blocking), blocking, floor, blocking / floor,
