@@ -167,9 +167,12 @@ def read_report(out, entry, position=-1):
     is the first): ``(record, saliency)``, its index record and the
     aggregated maps ``(N, ...)`` of the probe items, read from the report's
     own files (``index.jsonl`` and the entry's ``saliency.npz``), not
-    recomputed. Reports that failed are skipped."""
+    recomputed. Reports that failed are skipped; when the folder holds
+    several runs (sessions), only the last one counts."""
     layout = ReportLayout(os.path.join(out, REPORT_DIR))
     records = [r for r in layout.records(entry) if r.get('error') is None]
+    last = max((r['session'] for r in records), default=0)
+    records = [r for r in records if r['session'] == last]
     if not records:
         raise RuntimeError('no successful report of {!r} in {}'.format(
             entry, layout.root))

@@ -192,11 +192,16 @@ class SaliencyReport(extension.Extension):
 
     def initialize(self, trainer):
         self.setup(trainer.out)
+        records = self._layout.records()
         if self._resumed:
-            self._session += 1
-            self._previous = self._load_previous()
-            return
-        if self._initial and trainer.updater.iteration == 0:
+            self._previous = self._load_previous(records, self._session)
+        # A resumed run, or a new run into a folder that holds reports,
+        # continues as a new session: earlier files are never overwritten.
+        if records:
+            self._session = 1 + max([self._session] +
+                                    [r['session'] for r in records])
+        if self._initial and not self._resumed and \
+                trainer.updater.iteration == 0:
             self.run(trainer.updater.epoch, trainer.updater.iteration)
 
     def setup(self, out, *, tensorboard=None):
@@ -378,13 +383,13 @@ class SaliencyReport(extension.Extension):
         if entry.scale == 'first' and numpy.isnan(self._limits[name]).all():
             self._limits[name][...] = entry.limits(saliency)
 
-    def _load_previous(self):
-        """The maps of the last report before the snapshot, for the first
-        "moved since previous" after a resume."""
+    def _load_previous(self, records, session):
+        """The maps of the last report before the snapshot (made in
+        ``session``), for the first "moved since previous" after a resume."""
         previous = {}
-        for record in self._layout.records():
+        for record in records:
             if record['iteration'] == self._last_iteration and \
-                    record['session'] == self._session - 1:
+                    record['session'] == session:
                 arrays = self._layout.read_arrays(record)
                 if arrays is not None:
                     previous[record['entry']] = arrays['saliency']

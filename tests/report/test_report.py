@@ -224,3 +224,17 @@ def test_bad_configuration(kwargs, message):
     config.update(kwargs)
     with pytest.raises((ValueError, TypeError), match=message):
         SaliencyReport(iris(), **config)
+
+
+def test_a_second_run_into_the_same_folder_keeps_the_first(tmp_path):
+    make_trainer(tmp_path, epochs=1)[0].run()
+    first = ReportLayout(tmp_path / 'saliency').records()
+    stamps = {f: os.stat(tmp_path / 'saliency' / f).st_mtime_ns
+              for r in first for f in r['files']}
+    make_trainer(tmp_path, epochs=1)[0].run()
+    records = ReportLayout(tmp_path / 'saliency').records()
+    assert records[:len(first)] == first
+    assert {r['session'] for r in records[len(first):]} == {1}
+    assert all('-s1' in f for r in records[len(first):] for f in r['files'])
+    for f, stamp in stamps.items():
+        assert os.stat(tmp_path / 'saliency' / f).st_mtime_ns == stamp
