@@ -1,7 +1,8 @@
 """The fixed probe batch a report explains at every trigger."""
 import numpy
 
-from saliency_ext.calculators.base import _is_int, as_dataset
+from saliency_ext.calculators.base import as_dataset
+from saliency_ext.validation import is_int
 
 
 def choose_probe(data, *, size=16, seed=0, indices=None):
@@ -21,7 +22,7 @@ def choose_probe(data, *, size=16, seed=0, indices=None):
     dataset = as_dataset(data)
     n = len(dataset)
     if indices is None:
-        if not _is_int(size) or size < 1:
+        if not is_int(size) or size < 1:
             raise ValueError('probe size must be an int >= 1, got {!r}'
                              .format(size))
         indices = numpy.arange(n) if n <= size else numpy.sort(

@@ -1,6 +1,8 @@
 """Reduction of saliency samples ``(M, N, ...)`` to one map per item."""
 from chainer import backend
 
+from saliency_ext.validation import is_int
+
 METHODS = ('raw', 'abs', 'square')
 
 
@@ -15,13 +17,13 @@ def _channel_axes(ch_axis, ndim):
     axes = ch_axis if isinstance(ch_axis, (tuple, list)) else (ch_axis,)
     normalized = []
     for axis in axes:
-        if isinstance(axis, bool) or not isinstance(axis, int):
+        if not is_int(axis):
             raise TypeError('ch_axis must be an int or a tuple of ints, '
                             'got {!r}'.format(ch_axis))
         if not -ndim <= axis < ndim:
             raise ValueError('ch_axis {} is out of range for samples with {} '
                              'axes'.format(axis, ndim))
-        axis %= ndim
+        axis = int(axis) % ndim
         if axis < 2:
             raise ValueError(
                 'ch_axis {!r} names the sample axis (0) or the batch axis '

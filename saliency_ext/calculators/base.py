@@ -19,13 +19,9 @@ from chainer.dataset import concat_examples
 
 from saliency_ext.calculators.aggregation import aggregate
 from saliency_ext.hooks import VariableMonitorLinkHook, link_path
+from saliency_ext.validation import is_int
 
 TARGET_CHOICES = ('top', 'label')
-
-
-def _is_int(value):
-    return isinstance(value, (int, numpy.integer)) and not isinstance(
-        value, bool)
 
 
 class _Group(object):
@@ -94,7 +90,7 @@ class BaseCalculator(object):
         if eval_fun is not None and not callable(eval_fun):
             raise TypeError('eval_fun must be callable, got {!r}'.format(
                 eval_fun))
-        if not (target_extractor is None or _is_int(target_extractor) or
+        if not (target_extractor is None or is_int(target_extractor) or
                 isinstance(target_extractor, VariableMonitorLinkHook)):
             raise TypeError(
                 'target_extractor must be None, an input index or a '
@@ -105,17 +101,17 @@ class BaseCalculator(object):
                             'VariableMonitorLinkHook, got {!r}'.format(
                                 output_extractor))
         if not (target is None or target in TARGET_CHOICES or
-                (_is_int(target) and target >= 0)):
+                (is_int(target) and target >= 0)):
             raise ValueError("target must be None, 'top', 'label' or a class "
                              "index >= 0, got {!r}".format(target))
-        if not (label_index is None or _is_int(label_index)):
+        if not (label_index is None or is_int(label_index)):
             raise TypeError('label_index must be an int, got {!r}'.format(
                 label_index))
         if target == 'label' and label_index is None:
             raise ValueError("target='label' needs label_index, the position "
                              "of the label among the converted arrays (-1 "
                              "for the last)")
-        if not _is_int(max_batch) or max_batch < 1:
+        if not is_int(max_batch) or max_batch < 1:
             raise ValueError('max_batch must be an int >= 1, got {!r}'.format(
                 max_batch))
         self.model = model
@@ -191,9 +187,9 @@ class BaseCalculator(object):
     # -- validation ---------------------------------------------------------
 
     def _check_compute_args(self, M, batchsize, converter, noise_sampler):
-        if not _is_int(M) or M < 1:
+        if not is_int(M) or M < 1:
             raise ValueError('M must be an int >= 1, got {!r}'.format(M))
-        if not _is_int(batchsize) or batchsize < 1:
+        if not is_int(batchsize) or batchsize < 1:
             raise ValueError('batchsize must be an int >= 1, got {!r}'.format(
                 batchsize))
         if not callable(converter):

@@ -2,7 +2,8 @@
 import numpy
 from chainer import backend
 
-from saliency_ext.calculators.base import BaseCalculator, _is_int
+from saliency_ext.calculators.base import BaseCalculator
+from saliency_ext.validation import is_int
 
 
 class IntegratedGradientsCalculator(BaseCalculator):
@@ -31,7 +32,7 @@ class IntegratedGradientsCalculator(BaseCalculator):
     def __init__(self, model, *, baseline=None, steps=25, record_delta=False,
                  **kwargs):
         super(IntegratedGradientsCalculator, self).__init__(model, **kwargs)
-        if not _is_int(steps) or steps < 1:
+        if not is_int(steps) or steps < 1:
             raise ValueError('steps must be an int >= 1, got {!r}'.format(
                 steps))
         if not (baseline is None or callable(baseline) or

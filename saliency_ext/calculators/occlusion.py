@@ -5,13 +5,14 @@ import itertools
 import numpy
 from chainer import backend
 
-from saliency_ext.calculators.base import BaseCalculator, _is_int
+from saliency_ext.calculators.base import BaseCalculator
+from saliency_ext.validation import is_int
 
 
 def _per_axis(value, n_axes, name):
     values = tuple(value) if isinstance(value, (tuple, list)) else \
         (value,) * n_axes
-    if len(values) != n_axes or not all(_is_int(v) and v >= 1
+    if len(values) != n_axes or not all(is_int(v) and v >= 1
                                         for v in values):
         raise ValueError('{} must be an int >= 1 or one per slide axis ({} '
                          'axes), got {!r}'.format(name, n_axes, value))
@@ -55,7 +56,7 @@ class OcclusionCalculator(BaseCalculator):
         super(OcclusionCalculator, self).__init__(model, **kwargs)
         axes = tuple(slide_axis) if isinstance(slide_axis, (tuple, list)) \
             else (slide_axis,)
-        if not axes or not all(_is_int(a) and a >= 1 for a in axes) or \
+        if not axes or not all(is_int(a) and a >= 1 for a in axes) or \
                 len(set(axes)) != len(axes):
             raise ValueError(
                 'slide_axis must be distinct axes >= 1 of the batched target '

@@ -37,13 +37,13 @@ class BackgroundWriter(object):
         """Waits for every submitted job; returns the exceptions they
         raised, oldest first."""
         pending, self._pending = self._pending, []
-        return [f.exception() for f in pending if f.exception() is not None]
+        return _errors(pending)
 
     def collect(self):
         """Returns the exceptions of the jobs done so far without waiting."""
         done = [f for f in self._pending if f.done()]
         self._pending = [f for f in self._pending if not f.done()]
-        return [f.exception() for f in done if f.exception() is not None]
+        return _errors(done)
 
     def close(self):
         """Waits for every job, stops the thread; returns their exceptions."""
@@ -52,3 +52,8 @@ class BackgroundWriter(object):
             self._executor.shutdown(wait=True)
             self._executor = None
         return errors
+
+
+def _errors(futures):
+    """The exceptions the finished ``futures`` raised, in order."""
+    return [f.exception() for f in futures if f.exception() is not None]
