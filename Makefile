@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip --disable-pip-version-check
 export MPLBACKEND := Agg
 
-.PHONY: install demo test bench
+.PHONY: install demo lint test bench
 
 $(VENV)/.installed: requirements.txt setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,9 @@ $(VENV)/.installed: requirements.txt setup.py
 	touch $@
 
 install: $(VENV)/.installed
+
+lint: install
+	$(VENV)/bin/flake8 saliency_ext tests examples scripts setup.py
 
 test: install
 	$(PY) -m pytest -q tests

@@ -15,7 +15,7 @@ setup(
         'tqdm>=4.60',
     ],
     entry_points={
-        'console_scripts': ['saliency-replay=saliency_ext.replay_cli:main'],
+        'console_scripts': ['saliency-replay=saliency_ext.replay.cli:main'],
     },
     extras_require={
         'visualize': ['matplotlib>=3.7', 'pillow>=10.1', 'rdkit>=2023.9'],

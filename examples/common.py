@@ -16,7 +16,7 @@ from chainer import training
 from chainer.dataset import concat_examples
 from chainer.training import extensions
 
-from saliency_ext.writers.layout import ReportLayout
+from saliency_ext import ReportLayout
 
 ARGS_FILE = 'args.json'
 FINDINGS_FILE = 'findings.json'
@@ -170,9 +170,9 @@ def read_report(out, entry, position=-1):
     recomputed. Reports that failed are skipped; when the folder holds
     several runs (sessions), only the last one counts."""
     layout = ReportLayout(os.path.join(out, REPORT_DIR))
-    records = [r for r in layout.records(entry) if r.get('error') is None]
-    last = max((r['session'] for r in records), default=0)
-    records = [r for r in records if r['session'] == last]
+    records = [r for r in layout.records(entry,
+                                         session=layout.last_session())
+               if r.get('error') is None]
     if not records:
         raise RuntimeError('no successful report of {!r} in {}'.format(
             entry, layout.root))

@@ -3,8 +3,8 @@ from saliency_ext.calculators import (  # NOQA
     BaseCalculator, GaussianNoiseSampler, GradientCalculator,
     IntegratedGradientsCalculator, OcclusionCalculator, aggregate)
 from saliency_ext.hooks import VariableMonitorLinkHook  # NOQA
-from saliency_ext.entry import ReportEntry  # NOQA
-from saliency_ext.report import SaliencyReport  # NOQA
+from saliency_ext.report import EntrySeries, ReportEntry, SaliencyReport  # NOQA
+from saliency_ext.sinks import ReportLayout, ReportSink  # NOQA
 from saliency_ext.visualizers import (  # NOQA
     FixedScaler, ImageVisualizer, MolVisualizer, SmilesVisualizer,
     TableVisualizer, abs_max_scaler, min_max_scaler, normalize_scaler)

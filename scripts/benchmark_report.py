@@ -100,7 +100,7 @@ class FloorProbe(object):
     priority = SaliencyReport.priority + 1
 
     def __init__(self, predictor, report):
-        atoms, adjs, _ = concat_mols(report._examples)
+        atoms, adjs, _ = concat_mols(report.probe_examples)
         rows = numpy.tile(numpy.arange(len(atoms)), STEPS + M)
         self.atoms, self.adjs = atoms[rows], adjs[rows]
         self.hook = VariableMonitorLinkHook(predictor.graph.embed)

@@ -31,7 +31,7 @@ import numpy
 from PIL import Image, ImageDraw, ImageFont
 
 from saliency_ext import TableVisualizer
-from saliency_ext.writers.layout import ReportLayout
+from saliency_ext.sinks.layout import ReportLayout
 
 MAX_BYTES = 100 * 1000
 FONT_SIZE = 14
@@ -51,7 +51,7 @@ def last_picture(layout, entry, name):
     record = [r for r in layout.records(entry) if r.get('error') is None][-1]
     for path in record['files']:
         if os.path.basename(path) == name + '.png':
-            return Image.open(os.path.join(layout.root, path)).convert('RGB')
+            return Image.open(layout.path(path)).convert('RGB')
     raise FileNotFoundError('no {}.png in the last report of {!r} in {}'
                             .format(name, entry, layout.root))
 

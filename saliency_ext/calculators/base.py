@@ -9,22 +9,20 @@ perturbation of the target (noise, interpolation, occlusion) is applied to
 the target variable inside the pass, wherever that variable lives: at a
 model input, or at a link watched by a ``VariableMonitorLinkHook``.
 """
-import contextlib
-
 import chainer
 import chainer.functions as F
 import numpy
 from chainer import backend
 from chainer.dataset import concat_examples
 
+from saliency_ext.calculators import data as data_module
+from saliency_ext.calculators import targets
 from saliency_ext.calculators.aggregation import aggregate
-from saliency_ext.hooks import VariableMonitorLinkHook, link_path
+from saliency_ext.hooks import VariableMonitorLinkHook
 from saliency_ext.validation import is_int
 
-TARGET_CHOICES = ('top', 'label')
 
-
-class _Group(object):
+class Group(object):
     """A converted group of items and the state shared by its passes."""
 
     def __init__(self, inputs, labels, M, noise_sampler):
@@ -90,27 +88,8 @@ class BaseCalculator(object):
         if eval_fun is not None and not callable(eval_fun):
             raise TypeError('eval_fun must be callable, got {!r}'.format(
                 eval_fun))
-        if not (target_extractor is None or is_int(target_extractor) or
-                isinstance(target_extractor, VariableMonitorLinkHook)):
-            raise TypeError(
-                'target_extractor must be None, an input index or a '
-                'VariableMonitorLinkHook, got {!r}'.format(target_extractor))
-        if not (output_extractor is None or
-                isinstance(output_extractor, VariableMonitorLinkHook)):
-            raise TypeError('output_extractor must be None or a '
-                            'VariableMonitorLinkHook, got {!r}'.format(
-                                output_extractor))
-        if not (target is None or target in TARGET_CHOICES or
-                (is_int(target) and target >= 0)):
-            raise ValueError("target must be None, 'top', 'label' or a class "
-                             "index >= 0, got {!r}".format(target))
-        if not (label_index is None or is_int(label_index)):
-            raise TypeError('label_index must be an int, got {!r}'.format(
-                label_index))
-        if target == 'label' and label_index is None:
-            raise ValueError("target='label' needs label_index, the position "
-                             "of the label among the converted arrays (-1 "
-                             "for the last)")
+        targets.check_target_options(target_extractor, output_extractor,
+                                     target, label_index)
         if not is_int(max_batch) or max_batch < 1:
             raise ValueError('max_batch must be an int >= 1, got {!r}'.format(
                 max_batch))
@@ -148,26 +127,26 @@ class BaseCalculator(object):
             numpy.ndarray: Samples shaped ``(M,) + target.shape``. Items of
             groups padded to different sizes are zero-padded to the largest.
         """
-        self._check_compute_args(M, batchsize, converter, noise_sampler)
-        if train:
-            self._check_no_batch_coupling()
-        device = self.device or self.model.device
-        group_size = min(int(batchsize), self.max_batch)
-        results = []
-        dataset = as_dataset(data)
-        with _progress_bar(show_progress, len(dataset)) as bar:
-            for converted, size in _groups(data, dataset, group_size,
-                                           converter, device):
-                group = self._make_group(converted, M, noise_sampler)
-                samples = self._compute_group(group, train)
-                results.append(backend.CpuDevice().send(samples))
-                bar.update(size)
-        return _concat_padded(results)
+        samples, _ = self._compute(data, M, batchsize, converter, train,
+                                   noise_sampler, show_progress)
+        return samples
 
     def aggregate(self, samples, method='raw', ch_axis=None):
         """Averages samples over the sample axis; see
         :func:`saliency_ext.calculators.aggregation.aggregate`."""
         return aggregate(samples, method=method, ch_axis=ch_axis)
+
+    def settings(self):
+        """The options that define this calculator's result, as a
+        JSON-serialisable dict. Reports save it with every map, and
+        ``saliency-replay --resume`` compares it; run state never enters
+        it. ``eval_fun`` cannot be described and is left out."""
+        return dict(
+            target=self.target, label_index=self.label_index,
+            target_extractor=targets.describe_target(
+                self.model, self.target_extractor),
+            output_extractor=None if self.output_extractor is None else
+            targets.describe_target(self.model, self.output_extractor))
 
     # -- what a calculator defines --------------------------------------------
 
@@ -180,9 +159,6 @@ class BaseCalculator(object):
         values, grads)``, where ``point`` is the (possibly noised) target
         shaped (n, B, ...) for n blocks whose block indexes are ``ks``."""
         raise NotImplementedError
-
-    def _finish_group(self, group, samples, train):
-        """Called with each group's samples ``(M, B, ...)``."""
 
     # -- validation ---------------------------------------------------------
 
@@ -213,22 +189,32 @@ class BaseCalculator(object):
 
     # -- the batched core -----------------------------------------------------
 
+    def _compute(self, data, M, batchsize, converter, train, noise_sampler,
+                 show_progress, finish=None):
+        """What ``compute`` does; also returns, per group, what
+        ``finish(group, samples, train)`` returned (a method's extra
+        result, such as the completeness error of Integrated Gradients)."""
+        self._check_compute_args(M, batchsize, converter, noise_sampler)
+        if train:
+            self._check_no_batch_coupling()
+        device = self.device or self.model.device
+        group_size = min(int(batchsize), self.max_batch)
+        results, extras = [], []
+        dataset = data_module.as_dataset(data)
+        with data_module.progress_bar(show_progress, len(dataset)) as bar:
+            for converted, size in data_module.converted_groups(
+                    data, dataset, group_size, converter, device):
+                group = self._make_group(converted, M, noise_sampler)
+                samples = self._compute_group(group, train)
+                if finish is not None:
+                    extras.append(finish(group, samples, train))
+                results.append(backend.CpuDevice().send(samples))
+                bar.update(size)
+        return data_module.concat_padded(results), extras
+
     def _make_group(self, converted, M, noise_sampler):
-        if isinstance(converted, dict):
-            raise TypeError('the converter returned a dict; calculators take '
-                            'an array or a tuple of arrays')
-        arrays = list(converted) if isinstance(converted, (tuple, list)) \
-            else [converted]
-        labels = None
-        if self.label_index is not None:
-            if not -len(arrays) <= self.label_index < len(arrays):
-                raise IndexError(
-                    'label_index {} is out of range: the converter returned '
-                    '{} arrays'.format(self.label_index, len(arrays)))
-            labels = arrays.pop(self.label_index)
-        if not arrays:
-            raise ValueError('no model inputs left after taking the label')
-        group = _Group(tuple(arrays), labels, M, noise_sampler)
+        inputs, labels = data_module.split_label(converted, self.label_index)
+        group = Group(inputs, labels, M, noise_sampler)
         group.classes = self._classes(group)
         return group
 
@@ -242,7 +228,7 @@ class BaseCalculator(object):
             with chainer.using_config('train', False), \
                     chainer.no_backprop_mode():
                 scores = self._call(list(group.inputs))
-            self._check_scores(scores, group.size)
+            targets.check_scores(self.target, scores, group.size)
             return scores.array.argmax(axis=1).astype(numpy.int32)
         return xp.full(group.size, self.target, dtype=numpy.int32)
 
@@ -270,7 +256,6 @@ class BaseCalculator(object):
             for m in numpy.unique(ms):
                 rows = numpy.flatnonzero(ms == m)  # contiguous: ms is sorted
                 total[m] += contribution[rows[0]:rows[-1] + 1].sum(axis=0)
-        self._finish_group(group, total, train)
         return total
 
     def _evaluate(self, group, ms, transform, train, need_grad):
@@ -296,7 +281,9 @@ class BaseCalculator(object):
         with chainer.using_config('train', train), \
                 chainer.using_config('enable_backprop', need_grad):
             target_var, out = self._forward(inputs, substitute)
-            values = self._values(out, group, rows)
+            values = targets.explained_values(
+                out, len(rows), self.target,
+                None if group.classes is None else group.classes[rows])
         grads = None
         if need_grad:
             objective = values if values.ndim == 0 else F.sum(values)
@@ -304,7 +291,8 @@ class BaseCalculator(object):
             if grad is None:
                 raise ValueError('the explained value does not depend on the '
                                  'saliency target ({})'.format(
-                                     self._target_name()))
+                                     targets.describe_target(
+                                         self.model, self.target_extractor)))
             grads = grad.array.reshape(seen['point'].shape)
         if values.ndim != 0:
             values = values.array.reshape(n, size)
@@ -324,7 +312,7 @@ class BaseCalculator(object):
             try:
                 with hook:
                     out = self._call(inputs)
-                    self._check_calls(hook)
+                    targets.check_single_call(self.model, hook)
             finally:
                 hook.process = None
             return hook.variable, out
@@ -350,111 +338,11 @@ class BaseCalculator(object):
             return self.eval_fun(*inputs)
         with hook:
             self.eval_fun(*inputs)
-            self._check_calls(hook)
+            targets.check_single_call(self.model, hook)
         return hook.variable
-
-    def _check_calls(self, hook):
-        if hook.n_calls != 1:
-            raise ValueError(
-                'VariableMonitorLinkHook on link {!r} ran {} times in one '
-                'forward pass; it must watch a link that runs exactly once '
-                '(check that the link belongs to the model and is used by '
-                'eval_fun)'.format(link_path(self.model, hook.target_link),
-                                   hook.n_calls))
-
-    def _check_scores(self, out, size):
-        if out.ndim != 2 or out.shape[0] != size:
-            raise ValueError(
-                'target={!r} picks one class score per item, so the model '
-                'output must be shaped (batch, n_classes); got shape {}'
-                .format(self.target, out.shape))
-
-    def _values(self, out, group, rows):
-        if not isinstance(out, chainer.Variable):
-            out = chainer.Variable(out)
-        n_rows = len(rows)
-        if self.target is not None:
-            self._check_scores(out, n_rows)
-            return F.select_item(out, group.classes[rows])
-        if out.ndim == 0:
-            return out
-        if out.shape in ((n_rows,), (n_rows, 1)):
-            return F.reshape(out, (n_rows,))
-        raise ValueError(
-            'eval_fun must return a scalar or one value per item, shape '
-            '({},); got shape {}. Reduce it, or pick a class with '
-            "target='top', 'label' or a class index".format(n_rows,
-                                                          out.shape))
-
-    def _target_name(self):
-        hook = self.target_extractor
-        if isinstance(hook, VariableMonitorLinkHook):
-            return '{} of link {!r}'.format(
-                'output' if hook.timing == 'post' else 'input',
-                link_path(self.model, hook.target_link))
-        return 'model input {}'.format(hook or 0)
 
     def _item_shape(self, group, train):
         """The shape of one item's target, from a forward-only pass."""
         point, _, _ = self._evaluate(group, numpy.zeros(1, numpy.int64),
                                      lambda p: p, train, False)
         return point.shape[2:]
-
-
-def as_dataset(data):
-    """Accepts an array, a tuple of arrays or a dataset; returns a dataset."""
-    if isinstance(data, tuple):
-        data = chainer.datasets.TupleDataset(*data)
-    if len(data) == 0:
-        raise ValueError('data is empty: nothing to explain')
-    return data
-
-
-def _groups(data, dataset, size, converter, device):
-    """Yields each group's converted arrays and its number of items.
-    Arrays handed over as such are sliced, not split into items and
-    stacked again by ``concat_examples``."""
-    arrays = data if isinstance(data, tuple) else (data,)
-    sliceable = converter is concat_examples and all(
-        isinstance(a, chainer.get_array_types()) for a in arrays)
-    for start in range(0, len(dataset), size):
-        stop = min(start + size, len(dataset))
-        if sliceable:
-            converted = tuple(chainer.dataset.to_device(device, a[start:stop])
-                              for a in arrays)
-            yield converted if isinstance(data, tuple) else converted[0], \
-                stop - start
-        else:
-            yield converter([dataset[i] for i in range(start, stop)],
-                            device), stop - start
-
-
-def _concat_padded(results):
-    """Concatenates (M, B_i, ...) arrays along the item axis, zero-padding
-    the trailing axes to the largest size (molecules of different sizes)."""
-    if len(results) == 1:
-        return results[0]
-    ndim = {r.ndim for r in results}
-    if len(ndim) != 1:
-        raise ValueError('groups gave targets of different ranks: {}'.format(
-            sorted(ndim)))
-    shape = numpy.max([r.shape for r in results], axis=0)
-    padded = [numpy.pad(r, [(0, 0), (0, 0)] + [
-        (0, int(s) - d) for s, d in zip(shape[2:], r.shape[2:])])
-        for r in results]
-    return numpy.concatenate(padded, axis=1)
-
-
-@contextlib.contextmanager
-def _progress_bar(show, total):
-    if not show:
-        yield _NoBar()
-        return
-    from tqdm import tqdm
-    with tqdm(total=total, unit='item', desc='saliency') as bar:
-        yield bar
-
-
-class _NoBar(object):
-    def update(self, n):
-        pass

@@ -22,6 +22,11 @@ class GradientCalculator(BaseCalculator):
         super(GradientCalculator, self).__init__(model, **kwargs)
         self.multiply_target = bool(multiply_target)
 
+    def settings(self):
+        settings = super(GradientCalculator, self).settings()
+        settings.update(multiply_target=self.multiply_target)
+        return settings
+
     def _plan(self, group, train):
         return self
 

@@ -1,6 +1,9 @@
 """Integrated Gradients (Sundararajan et al., 2017)."""
+import hashlib
+
 import numpy
 from chainer import backend
+from chainer.dataset import concat_examples
 
 from saliency_ext.calculators.base import BaseCalculator
 from saliency_ext.validation import is_int
@@ -20,11 +23,10 @@ class IntegratedGradientsCalculator(BaseCalculator):
             target shape, or a callable that takes the targets ``(N, ...)``
             and returns baselines of the same shape.
         steps (int): Points on the path.
-        record_delta (bool): After each ``compute``, store in
-            ``last_delta`` (shape ``(M, N)``) the completeness error
-            ``f(x) - f(baseline) - sum(attributions)`` of every item, at the
-            cost of one forward pass over the path's two ends. Needs an
-            explained value per item (not a scalar).
+        record_delta (bool): After each ``compute``, also keep its
+            completeness error (see ``compute(return_delta=True)``) in
+            ``last_delta``, a convenience for interactive use; it is never
+            part of :meth:`settings`.
         **kwargs: The options of
             :class:`~saliency_ext.calculators.base.BaseCalculator`.
     """
@@ -44,18 +46,39 @@ class IntegratedGradientsCalculator(BaseCalculator):
         self.n_blocks = self.steps
         self.record_delta = bool(record_delta)
         self.last_delta = None
-        self._deltas = []
         self._alphas = (numpy.arange(self.steps) + 0.5) / self.steps
 
-    def compute(self, data, *args, **kwargs):
-        self._deltas = []
-        samples = super(IntegratedGradientsCalculator, self).compute(
-            data, *args, **kwargs)
-        if self.record_delta:
-            self.last_delta = numpy.concatenate(self._deltas, axis=1)
-        return samples
+    def compute(self, data, M=1, batchsize=16, converter=concat_examples,
+                train=False, noise_sampler=None, show_progress=False,
+                return_delta=False):
+        """Computes saliency samples, as
+        :meth:`BaseCalculator.compute <saliency_ext.BaseCalculator.compute>`.
 
-    compute.__doc__ = BaseCalculator.compute.__doc__
+        Args:
+            return_delta (bool): Also return the completeness error
+                ``f(x) - f(baseline) - sum(attributions)`` of every sample
+                and item, shaped ``(M, N)`` (Captum's
+                ``return_convergence_delta``), at the cost of one forward
+                pass over the path's two ends. Needs an explained value per
+                item (not a scalar).
+
+        Returns:
+            The samples, or ``(samples, delta)`` with ``return_delta``.
+        """
+        want = return_delta or self.record_delta
+        samples, deltas = self._compute(
+            data, M, batchsize, converter, train, noise_sampler,
+            show_progress, finish=self._delta if want else None)
+        delta = numpy.concatenate(deltas, axis=1) if want else None
+        if self.record_delta:
+            self.last_delta = delta
+        return (samples, delta) if return_delta else samples
+
+    def settings(self):
+        settings = super(IntegratedGradientsCalculator, self).settings()
+        settings.update(steps=self.steps,
+                        baseline=describe_baseline(self.baseline))
+        return settings
 
     def _plan(self, group, train):
         return self
@@ -96,9 +119,8 @@ class IntegratedGradientsCalculator(BaseCalculator):
                 'shape {}: give an array broadcastable to that shape'.format(
                     base.shape, point.shape[2:]))
 
-    def _finish_group(self, group, samples, train):
-        if not self.record_delta:
-            return
+    def _delta(self, group, samples, train):
+        """The group's completeness error, ``(M, B)`` on the CPU."""
         ends = []  # f(baseline) and f(x) of every sample, path ends 0 and 1
         for blocks in self._block_slices(group, 2 * group.M):
             _, values, _ = self._evaluate(
@@ -110,5 +132,17 @@ class IntegratedGradientsCalculator(BaseCalculator):
             ends.append(values)
         ends = group.xp.concatenate(ends).reshape(group.M, 2, group.size)
         total = samples.reshape(samples.shape[:2] + (-1,)).sum(axis=2)
-        self._deltas.append(backend.CpuDevice().send(
-            ends[:, 1] - ends[:, 0] - total))
+        return backend.CpuDevice().send(ends[:, 1] - ends[:, 0] - total)
+
+
+def describe_baseline(baseline):
+    """A baseline in words for the settings: ``'zeros'``, the callable's
+    name, or an array's shape and a digest of its values."""
+    if baseline is None:
+        return 'zeros'
+    if callable(baseline):
+        return 'callable {}'.format(getattr(baseline, '__qualname__',
+                                            type(baseline).__name__))
+    array = numpy.ascontiguousarray(backend.CpuDevice().send(baseline))
+    return 'array {} {}'.format(list(array.shape), hashlib.sha1(
+        array.tobytes()).hexdigest()[:12])

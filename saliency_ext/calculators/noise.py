@@ -22,6 +22,10 @@ class GaussianNoiseSampler(object):
         self.mode = mode
         self.scale = float(scale)
 
+    def settings(self):
+        """The options that define the noise, JSON-serialisable."""
+        return dict(mode=self.mode, scale=self.scale)
+
     def sample(self, target):
         """Returns noise shaped like ``target``.
 

@@ -77,6 +77,17 @@ class OcclusionCalculator(BaseCalculator):
 
     compute.__doc__ = BaseCalculator.compute.__doc__
 
+    def settings(self):
+        settings = super(OcclusionCalculator, self).settings()
+        settings.update(size=list(self.size), slide_axis=list(self.slide_axis),
+                        stride=list(self.stride), fill=self.fill)
+        return settings
+
+    def n_windows(self, item_shape):
+        """How many windows cover one item whose target is shaped
+        ``item_shape`` (without the batch axis)."""
+        return len(_OcclusionPlan(self, tuple(item_shape)).windows)
+
     def _plan(self, group, train):
         return _OcclusionPlan(self, self._item_shape(group, train))
 
@@ -92,8 +103,8 @@ class _OcclusionPlan(object):
             if axis > len(item_shape):
                 raise ValueError(
                     'slide_axis {} does not exist: the target is shaped {} '
-                    'per item (plus the batch axis 0)'.format(axis,
-                                                             item_shape))
+                    'per item (plus the batch axis 0)'.format(
+                        axis, item_shape))
             if size > item_shape[axis - 1]:
                 raise ValueError(
                     'occlusion window size {} is larger than target axis {} '

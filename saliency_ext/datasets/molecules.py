@@ -14,6 +14,8 @@ Batches of molecules of different sizes are padded with zeros by :func:`concat_m
 import numpy
 from chainer.dataset import concat_examples
 
+from saliency_ext.optional import require
+
 PAD_ID = 0
 # Elements of common organic molecules; anything else shares the last id.
 _ELEMENTS = ('C', 'N', 'O', 'F', 'P', 'S', 'Cl', 'Br', 'I', 'B', 'Si', 'Se', 'H')
@@ -31,11 +33,7 @@ _EDGE_TO_ID = {name: i for i, name in enumerate(EDGE_TYPES)}
 
 
 def _require_chem():
-    try:
-        from rdkit import Chem
-    except ImportError as e:
-        raise ImportError('saliency_ext molecule support needs RDKit: pip install rdkit') from e
-    return Chem
+    return require('rdkit.Chem', 'molecule support')
 
 
 def atom_id(symbol):

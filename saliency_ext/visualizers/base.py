@@ -1,8 +1,7 @@
-"""What the visualizers share: optional imports, input conversion, a font, scaling with
+"""What the visualizers share: input conversion, a font, scaling with
 missing values, the output contract."""
 
 import functools
-import importlib
 import os
 import typing
 import warnings
@@ -10,28 +9,8 @@ import warnings
 import numpy as np
 from chainer import backend
 
+from saliency_ext.optional import require
 from saliency_ext.visualizers import scalers
-
-
-def import_optional(module, purpose):
-    """Import an optional dependency, saying what needs it when it is missing.
-
-    Args:
-        module (str): dotted module name, for example ``'rdkit.Chem'``.
-        purpose (str): what needs it, for the error message, for example ``'MolVisualizer'``.
-
-    Returns:
-        module: the imported module.
-
-    Raises:
-        ImportError: naming the missing package and how to install it.
-    """
-    try:
-        return importlib.import_module(module)
-    except ImportError as e:
-        package = module.split('.')[0]
-        raise ImportError(f'{purpose} needs {package}, which is not installed: '
-                          f"pip install 'saliency_ext[visualize]'") from e
 
 
 def to_numpy(array, dtype=np.float64):
@@ -50,7 +29,7 @@ def to_numpy(array, dtype=np.float64):
 @functools.lru_cache(maxsize=None)
 def default_font(size):
     """PIL's built-in scalable font (Aileron, Pillow >= 10.1) at ``size`` pixels."""
-    return import_optional('PIL.ImageFont', 'drawing text').load_default(size=size)
+    return require('PIL.ImageFont', 'drawing text').load_default(size=size)
 
 
 class ScaledSaliency(typing.NamedTuple):
@@ -113,7 +92,7 @@ class BaseVisualizer:
             with open(save_filepath, 'wb') as f:
                 f.write(png)
         elif extension == '.png':
-            image = import_optional('PIL.Image', f'{type(self).__name__} (writing PNG)')
+            image = require('PIL.Image', f'{type(self).__name__} (writing PNG)')
             image.fromarray(rgb).save(save_filepath, format='PNG')
         return rgb
 

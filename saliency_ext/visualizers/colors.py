@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from saliency_ext.visualizers.base import import_optional
+from saliency_ext.optional import require
 
 #: RGB in [0, 1] of the strongest positive saliency.
 RED = np.array([0.86, 0.08, 0.08])
@@ -62,7 +62,7 @@ def lookup_table(cmap, signed):
     else:
         cmap = SEQUENTIAL_CMAP if cmap is None else cmap
         if isinstance(cmap, str):
-            colormaps = import_optional('matplotlib', f'the colour map {cmap!r}').colormaps
+            colormaps = require('matplotlib', f'the colour map {cmap!r}').colormaps
             if cmap not in colormaps:
                 raise ValueError(f'cmap {cmap!r} is not a matplotlib colour map name')
             cmap = colormaps[cmap]

@@ -4,8 +4,9 @@ import numbers
 
 import numpy as np
 
+from saliency_ext.optional import require
 from saliency_ext.visualizers import colors, scalers
-from saliency_ext.visualizers.base import BaseVisualizer, default_font, import_optional, \
+from saliency_ext.visualizers.base import BaseVisualizer, default_font, \
     to_numpy
 
 # How far the aspect ratios of map and image may differ: coarse maps (occlusion windows)
@@ -79,7 +80,7 @@ def _resize(scaled, shape):
     """Resize scaled saliency (values bilinearly, missing mask by nearest) to ``(H, W)``."""
     if scaled.values.shape == shape:
         return scaled
-    image = import_optional('PIL.Image', 'ImageVisualizer')
+    image = require('PIL.Image', 'ImageVisualizer')
     size = (shape[1], shape[0])
     values = image.fromarray(scaled.values.astype(np.float32)).resize(size, image.BILINEAR)
     missing = image.fromarray(scaled.missing).resize(size, image.NEAREST)
@@ -89,8 +90,8 @@ def _resize(scaled, shape):
 
 def _add_title(rgb, title):
     """``rgb`` under a white band with ``title`` centred in it, drawn with PIL."""
-    image_module = import_optional('PIL.Image', 'ImageVisualizer (title)')
-    image_draw = import_optional('PIL.ImageDraw', 'ImageVisualizer (title)')
+    image_module = require('PIL.Image', 'ImageVisualizer (title)')
+    image_draw = require('PIL.ImageDraw', 'ImageVisualizer (title)')
     band = round(1.8 * _TITLE_SIZE)
     height, width = rgb.shape[:2]
     picture = image_module.new('RGB', (width, height + band), 'white')
@@ -177,10 +178,10 @@ class ImageVisualizer(BaseVisualizer):
     def _figure(self, rgb, lut, limits, title):
         """Redraw ``rgb`` in a matplotlib figure with a colorbar in raw units, and a title."""
         purpose = 'ImageVisualizer (colorbar)'
-        figure = import_optional('matplotlib.figure', purpose)
-        agg = import_optional('matplotlib.backends.backend_agg', purpose)
-        mpl_colors = import_optional('matplotlib.colors', purpose)
-        cm = import_optional('matplotlib.cm', purpose)
+        figure = require('matplotlib.figure', purpose)
+        agg = require('matplotlib.backends.backend_agg', purpose)
+        mpl_colors = require('matplotlib.colors', purpose)
+        cm = require('matplotlib.cm', purpose)
         height, width = rgb.shape[:2]
         figsize = (_FIGURE_HEIGHT * width / height + 1.2, _FIGURE_HEIGHT + (0.4 if title else 0))
         # A Figure with its own Agg canvas: off screen, none of pyplot's global state.

@@ -6,9 +6,10 @@ import numbers
 
 import numpy as np
 
+from saliency_ext.optional import require
 from saliency_ext.datasets.molecules import smiles_to_mol
 from saliency_ext.visualizers import colors, scalers
-from saliency_ext.visualizers.base import BaseVisualizer, import_optional, to_numpy
+from saliency_ext.visualizers.base import BaseVisualizer, to_numpy
 
 
 def _shown_atoms(scaled, visualize_ratio):
@@ -100,7 +101,7 @@ class MolVisualizer(BaseVisualizer):
                 ``visualize_ratio`` is outside ``(0, 1]`` or the file extension is unknown.
         """
         self._output_extension(save_filepath)
-        chem = import_optional('rdkit.Chem', 'MolVisualizer')
+        chem = require('rdkit.Chem', 'MolVisualizer')
         if not isinstance(mol, chem.Mol):
             raise TypeError(f'mol must be an rdkit.Chem.Mol, got {type(mol).__name__}: {mol!r}')
         if not (isinstance(visualize_ratio, numbers.Real) and 0 < visualize_ratio <= 1):
@@ -112,9 +113,9 @@ class MolVisualizer(BaseVisualizer):
         scaled = self._scale(saliency, scaler)
         highlights = _highlights(mol, scaled, _shown_atoms(scaled, visualize_ratio), color_fn,
                                  color_bonds)
-        draw = import_optional('rdkit.Chem.Draw.rdMolDraw2D', 'MolVisualizer')
+        draw = require('rdkit.Chem.Draw.rdMolDraw2D', 'MolVisualizer')
         png = self._draw(draw.MolDraw2DCairo(*self.size), mol, highlights, legend)
-        image = import_optional('PIL.Image', 'MolVisualizer')
+        image = require('PIL.Image', 'MolVisualizer')
         rgb = np.asarray(image.open(io.BytesIO(png)).convert('RGB'))
         return self._write(rgb, save_filepath, png=png, svg=lambda: self._draw(
             draw.MolDraw2DSVG(*self.size), mol, highlights, legend))
@@ -180,7 +181,7 @@ class SmilesVisualizer(MolVisualizer):
                 :meth:`MolVisualizer.visualize`.
         """
         mol = smiles_to_mol(smiles)
-        chem = import_optional('rdkit.Chem', 'SmilesVisualizer')
+        chem = require('rdkit.Chem', 'SmilesVisualizer')
         if use_canonical_smiles:
             mol = chem.MolFromSmiles(chem.MolToSmiles(mol))
         if add_Hs:

@@ -12,8 +12,9 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
+from saliency_ext.optional import require
 from saliency_ext.visualizers import colors, scalers
-from saliency_ext.visualizers.base import BaseVisualizer, default_font, import_optional, \
+from saliency_ext.visualizers.base import BaseVisualizer, default_font, \
     to_numpy
 
 SORTS = ('descending', 'ascending', 'none')
@@ -97,8 +98,8 @@ def _svg(chart, font_size):
 
 def _rasterize(chart, font):
     """The chart as an RGB ``uint8`` array, drawn with PIL."""
-    image_module = import_optional('PIL.Image', 'TableVisualizer')
-    image_draw = import_optional('PIL.ImageDraw', 'TableVisualizer')
+    image_module = require('PIL.Image', 'TableVisualizer')
+    image_draw = require('PIL.ImageDraw', 'TableVisualizer')
     image = image_module.new('RGB', chart.size, 'white')
     draw = image_draw.Draw(image)
     for x0, y0, x1, y1, rgb in chart.rects:
@@ -221,8 +222,9 @@ class TableVisualizer(BaseVisualizer):
             lines.append((x(tick), axis_y, x(tick), axis_y + _TICK))
             texts.append((x(tick), axis_y + _TICK + 0.8 * size, f'{round(tick, 12):g}',
                           'middle', _BLACK))
-        texts.append(((left + right) / 2, axis_y + _TICK + 2.3 * size,
-                      self._axis_label(scaled, isinstance(scaler, scalers.Scaler)), 'middle', _BLACK))
+        label = self._axis_label(scaled, isinstance(scaler, scalers.Scaler))
+        texts.append(((left + right) / 2, axis_y + _TICK + 2.3 * size, label, 'middle',
+                      _BLACK))
         height = math.ceil(axis_y + _TICK + 3.0 * size + _PAD)
         return _Chart((self.width, height), rects, lines, texts)
 

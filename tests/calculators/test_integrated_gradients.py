@@ -37,6 +37,23 @@ def test_completeness_on_a_nonlinear_model():
         calc.last_delta).max()
 
 
+def test_the_delta_is_returned_when_asked_and_kept_only_on_request():
+    model = MLP()
+    x = data()
+    calc = IntegratedGradientsCalculator(model, target=1, steps=30)
+    samples, delta = calc.compute(x, M=2, return_delta=True)
+    assert calc.last_delta is None  # no run state without record_delta
+    assert delta.shape == (2, len(x))
+    f = lambda z: model(z).array[:, 1]  # NOQA
+    numpy.testing.assert_allclose(
+        delta, f(x) - f(numpy.zeros_like(x)) - samples.sum(axis=2),
+        rtol=1e-5, atol=1e-6)
+    recording = IntegratedGradientsCalculator(model, target=1, steps=30,
+                                              record_delta=True)
+    numpy.testing.assert_allclose(recording.compute(x, M=2), samples)
+    numpy.testing.assert_allclose(recording.last_delta, delta)
+
+
 def test_delta_follows_the_noised_point_under_smoothgrad():
     model = MLP()
     calc = IntegratedGradientsCalculator(model, target=0, steps=200,

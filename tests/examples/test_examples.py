@@ -17,7 +17,7 @@ import numpy
 import pytest
 
 from saliency_ext import SaliencyReport
-from saliency_ext.writers.layout import ReportLayout
+from saliency_ext.sinks.layout import ReportLayout
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))

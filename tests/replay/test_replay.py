@@ -16,15 +16,15 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import \
     EventAccumulator
 
-import saliency_ext.replay as replay_module
-from saliency_ext import evolution
+import saliency_ext.replay.runner as replay_module
+from saliency_ext.replay import evolution
 from saliency_ext import (GradientCalculator, IntegratedGradientsCalculator,
                           ReportEntry, SaliencyReport, TableVisualizer)
-from saliency_ext.metrics import mean_rank_correlation
-from saliency_ext.replay_cli import main
+from saliency_ext.report.metrics import mean_rank_correlation
+from saliency_ext.replay.cli import main
 from saliency_ext.replay import (SnapshotError, load_model_params,
-                                 order_snapshots, steps_from_name)
-from saliency_ext.writers.layout import ReportLayout
+                                 order_snapshots, replay, steps_from_name)
+from saliency_ext.sinks.layout import ReportLayout
 from tests.report.training import MLP, iris
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -247,6 +247,29 @@ def test_an_interrupted_replay_is_resumed(trained, tmp_path, monkeypatch,
     assert len(os.listdir(tmp_path / 'tensorboard')) == 1
     assert all(s == [1, 2, 3] for s in image_steps(
         tmp_path / 'tensorboard').values())
+
+
+def test_resume_takes_an_entry_whose_calculator_keeps_run_state(
+        trained, tmp_path):
+    predictor = MLP()
+
+    def report():
+        ig = IntegratedGradientsCalculator(predictor, target='label',
+                                           label_index=-1, steps=4,
+                                           record_delta=True)
+        return SaliencyReport(iris(), {'ig': ReportEntry(
+            ig, TableVisualizer())}, probe_size=4, seed=1)
+
+    snapshots, _ = order_snapshots(
+        [str(trained / 'snapshot_epoch_{}'.format(e)) for e in (1, 2, 3)])
+    assert replay(predictor, report(), snapshots[:2], tmp_path,
+                  tensorboard=False, evolution=False).ok
+    summary = replay(predictor, report(), snapshots, tmp_path,
+                     tensorboard=False, evolution=False, resume=True)
+    assert summary.ok and len(summary.done) == 1
+    assert len(summary.skipped) == 2
+    layout = ReportLayout(tmp_path / 'saliency')
+    assert [r['epoch'] for r in layout.records('ig')] == [1, 2, 3]
 
 
 def test_a_report_written_in_training_is_never_replaced(trained, capsys):

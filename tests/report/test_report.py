@@ -9,9 +9,9 @@ from tensorboard.backend.event_processing.event_accumulator import \
 
 from saliency_ext import (GradientCalculator, ReportEntry, SaliencyReport,
                           TableVisualizer)
-from saliency_ext.metrics import mean_rank_correlation
-from saliency_ext.writers.files import safe_name
-from saliency_ext.writers.layout import ReportLayout
+from saliency_ext.report.metrics import mean_rank_correlation
+from saliency_ext.sinks.storage import safe_name
+from saliency_ext.sinks.layout import ReportLayout
 from tests.report.training import entries, iris, make_trainer
 
 
@@ -100,7 +100,8 @@ def test_first_scale_is_kept_across_epochs(tmp_path):
     layout = ReportLayout(tmp_path / 'saliency')
     first = layout.read_arrays(layout.records('ig')[0])['saliency']
     expected = [(-numpy.abs(m).max(), numpy.abs(m).max()) for m in first]
-    numpy.testing.assert_allclose(report._limits['ig'], expected, rtol=1e-6)
+    numpy.testing.assert_allclose(report.series['ig'].first_limits,
+                                  expected, rtol=1e-6)
 
 
 def test_bad_entry_fails_at_start_and_names_it(tmp_path):

@@ -16,6 +16,8 @@ import zipfile
 
 import numpy as np
 
+from saliency_ext.optional import require
+
 _MAX_NAME_LEN = 80
 _UNSAFE_RUN = re.compile(r'[^A-Za-z0-9._-]+')
 _SAFE_NAME = re.compile(r'[A-Za-z0-9_-][A-Za-z0-9._-]*')
@@ -157,12 +159,8 @@ def write_png(path, rgb):
         TypeError: If ``rgb`` is not a uint8 numpy array.
         ValueError: If ``rgb`` is not shaped ``(H, W, 3)``.
     """
-    try:
-        from PIL import Image  # Optional dependency: only PNG writing needs it.
-    except ImportError as e:
-        raise ImportError('writing PNG files needs Pillow: pip install pillow') from e
-
-    image = Image.fromarray(np.ascontiguousarray(check_rgb(rgb)))
+    image_module = require('PIL.Image', 'writing PNG files')
+    image = image_module.fromarray(np.ascontiguousarray(check_rgb(rgb)))
     buffer = io.BytesIO()
     # Level 1 encodes twice as fast as the default for ~15 % larger files:
     # reports write many pictures while training runs.

@@ -3,23 +3,23 @@ side on one colour scale, so that how an explanation changed reads at a
 glance (``<report folder>/<entry>/evolution/item_NN.png``)."""
 import numpy
 
-from saliency_ext.entry import limits_of
-from saliency_ext.writers.files import resolve_inside, safe_name, write_png
+from saliency_ext.optional import require
+from saliency_ext.sinks.storage import write_png
+from saliency_ext.visualizers.base import default_font
 
-EVOLUTION = 'evolution'
 LABEL_HEIGHT = 20
 GAP = 6
 
 
 def _label(rgb, text):
     """The picture with ``text`` in a white band above it."""
-    from PIL import Image, ImageDraw
-    from saliency_ext.visualizers.base import default_font
+    image_module = require('PIL.Image', 'evolution strips')
+    image_draw = require('PIL.ImageDraw', 'evolution strips')
     height, width = rgb.shape[:2]
-    canvas = Image.new('RGB', (width, height + LABEL_HEIGHT), 'white')
-    canvas.paste(Image.fromarray(numpy.ascontiguousarray(rgb)),
+    canvas = image_module.new('RGB', (width, height + LABEL_HEIGHT), 'white')
+    canvas.paste(image_module.fromarray(numpy.ascontiguousarray(rgb)),
                  (0, LABEL_HEIGHT))
-    draw = ImageDraw.Draw(canvas)
+    draw = image_draw.Draw(canvas)
     font = default_font(14)
     left, _, right, _ = draw.textbbox((0, 0), text, font=font)
     draw.text((max(0, (width - (right - left)) // 2), 2), text, fill='black',
@@ -53,16 +53,6 @@ def _frame_label(record, step):
     return 'epoch {}'.format(record['epoch'])
 
 
-def _shared_limits(entry, saliencies):
-    """One ``(vmin, vmax)`` per map, shared by every report: the entry's own
-    fixed scale, else one that shows all the reports' maps whole."""
-    if isinstance(entry.scale, tuple):
-        return numpy.array([entry.scale] * len(entry.maps(saliencies[0])))
-    per_report = [[m for _, m in entry.maps(s)] for s in saliencies]
-    return numpy.array([limits_of(numpy.stack(maps))
-                        for maps in zip(*per_report)])
-
-
 def write_evolution(report, *, max_frames=None):
     """Draws, for each entry and probe item of a set-up ``report``, the
     item's maps over the reports in its folder, side by side, on one shared
@@ -79,7 +69,7 @@ def write_evolution(report, *, max_frames=None):
     """
     layout = report.layout
     paths, problems = [], []
-    for name, entry in report.entries.items():
+    for name, series in report.series.items():
         records = _spread(layout.latest_records(name), max_frames)
         saliencies = [layout.read_arrays(r)['saliency'] for r in records]
         shapes = {s.shape for s in saliencies}
@@ -90,15 +80,13 @@ def write_evolution(report, *, max_frames=None):
         if not saliencies:
             continue
         try:
-            limits = _shared_limits(entry, saliencies)
+            limits = series.shared_limits(saliencies)
             frames = [[_label(rgb, _frame_label(record, report.step))
-                       for _, rgb in entry.render(s, report.item_kwargs(name),
-                                                  limits)]
+                       for _, rgb in series.render(s, limits)]
                       for record, s in zip(records, saliencies)]
-            for (picture, _), strip in zip(entry.maps(saliencies[0]),
+            for (picture, _), strip in zip(series.entry.maps(saliencies[0]),
                                            zip(*frames)):
-                path = resolve_inside(layout.root, safe_name(name), EVOLUTION,
-                                      safe_name(picture) + '.png')
+                path = layout.evolution_path(name, picture)
                 write_png(path, side_by_side(strip))
                 paths.append(path)
         except Exception as error:

@@ -1,4 +1,5 @@
-"""TensorBoard output: a thin adapter over tensorboardX that only accepts prepared data.
+"""TensorBoard output: the sink of reports, over a thin adapter of tensorboardX that only
+accepts prepared data.
 
 tensorboardX does not clip float images, cannot take cupy arrays and imports torch for
 lists, so images are checked to be uint8 ``(H, W, 3)`` arrays, moved to the CPU and handed
@@ -12,18 +13,15 @@ import os
 import numpy as np
 from chainer import backend
 
-from saliency_ext.writers.files import check_rgb
+from saliency_ext.optional import require
+from saliency_ext.sinks.base import ReportSink, scalars
+from saliency_ext.sinks.storage import check_rgb, safe_name
 
 _WRITER_METHODS = ('add_image', 'add_scalar', 'flush', 'close')
 
 
 def _import_tensorboardx():
-    try:
-        import tensorboardX
-    except ImportError as e:
-        raise ImportError(
-            'TensorBoard output needs tensorboardX: pip install tensorboardX') from e
-    return tensorboardX
+    return require('tensorboardX', 'TensorBoard output')
 
 
 def _check_tag(tag):
@@ -158,3 +156,44 @@ class TensorBoardWriter:
 
     def __exit__(self, exc_type, exc_value, traceback):
         self.close()
+
+
+def entry_tag(entry):
+    """The tag prefix of an entry's pictures and scalars, named as its
+    folder."""
+    return 'saliency/{}/'.format(safe_name(entry))
+
+
+class TensorBoardSink(ReportSink):
+    """The built-in sink that writes each report's pictures and scalars to
+    TensorBoard, at the record's epoch or iteration (its ``step``).
+
+    Args:
+        target: A ``tensorboardX.SummaryWriter`` (left open), a log
+            directory, or ``None`` for ``<trainer.out>/tensorboard``.
+    """
+
+    def __init__(self, target=None):
+        self._target = target
+        self._writer = None
+        if target is not None:
+            self._writer = TensorBoardWriter(target)  # checks it now
+
+    def open(self, out):
+        if self._writer is None:
+            self._writer = TensorBoardWriter(os.path.join(out, 'tensorboard'))
+
+    def write(self, record, pictures, arrays):
+        step = record[record['step']]
+        tag = entry_tag(record['entry'])
+        for name, rgb in pictures.items():
+            self._writer.add_image(tag + name, rgb, step)
+        for name, value in scalars(record).items():
+            self._writer.add_scalar(tag + name, value, step)
+
+    def flush(self):
+        self._writer.flush()
+
+    def close(self):
+        if self._writer is not None:
+            self._writer.close()

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from saliency_ext.writers import files
-from saliency_ext.writers.files import (
+from saliency_ext.sinks import storage as files
+from saliency_ext.sinks.storage import (
     ReportIndex, atomic_write_bytes, read_npz, resolve_inside, safe_name, write_json,
     write_npz, write_png)
 

@@ -17,7 +17,7 @@ A snapshot that is missing, corrupt or does not fit the model is reported by
 name and skipped; the others are still replayed.
 
 The command line (``saliency-replay``, ``scripts/saliency_replay.py``) is
-:func:`saliency_ext.replay_cli.main`; the pieces are public for use from
+:func:`saliency_ext.replay.cli.main`; the pieces are public for use from
 Python::
 
     model, report = replay_config()
@@ -34,23 +34,12 @@ import time
 import chainer
 import numpy
 
-from saliency_ext.evolution import write_evolution
-from saliency_ext.snapshots import (
-    DEFAULT_PATTERNS, TRAINER_EPOCH, TRAINER_ITERATION, TRAINER_MODEL,
-    Snapshot, SnapshotError, find_snapshots, load_model_params, model_keys,
-    open_snapshot, order_snapshots, read_snapshot, steps_from_name)
-from saliency_ext.writers.files import safe_name, write_json
-from saliency_ext.writers.layout import INDEX, PROBE, ReportLayout
-
-__all__ = [
-    'DEFAULT_PATTERNS', 'TRAINER_EPOCH', 'TRAINER_ITERATION', 'TRAINER_MODEL',
-    'ReplayError', 'ReplaySummary', 'Snapshot', 'SnapshotError',
-    'find_snapshots', 'load_model_params', 'model_keys', 'open_snapshot',
-    'order_snapshots', 'read_snapshot', 'replay', 'steps_from_name',
-    'write_evolution']
-
-#: The replay's own record, next to the report's index.
-MANIFEST = 'replay.json'
+from saliency_ext.optional import require
+from saliency_ext.replay.evolution import write_evolution
+from saliency_ext.replay.snapshots import SnapshotError, load_model_params
+from saliency_ext.report import SaliencyReport
+from saliency_ext.sinks.layout import ReportLayout
+from saliency_ext.sinks.storage import write_json
 
 
 class ReplayError(Exception):
@@ -75,7 +64,6 @@ class ReplaySummary(object):
 # -- the report's internals, in one place ----------------------------------
 
 def _check_report(report):
-    from saliency_ext.report import SaliencyReport
     if not isinstance(report, SaliencyReport):
         raise TypeError('report must be a SaliencyReport, got {!r}'.format(
             type(report).__name__))
@@ -107,34 +95,33 @@ def _event_files(logdir):
         return []
 
 
-def _read_manifest(root):
+def _read_manifest(layout):
     try:
-        with open(os.path.join(root, MANIFEST), encoding='utf-8') as f:
+        with open(layout.manifest_path, encoding='utf-8') as f:
             return json.load(f)
     except FileNotFoundError:
         return None
     except ValueError as error:
         raise ReplayError('{} is damaged ({}); replay into another folder or '
-                          'delete it'.format(os.path.join(root, MANIFEST),
-                                             error))
+                          'delete it'.format(layout.manifest_path, error))
 
 
-def _remove_replay(root, manifest, names):
-    """Deletes what a replay wrote: its files in ``root`` (the index, the
-    probe, the manifest and the folders of its entries, ``names`` and those
-    in the index) and the event files it added to its TensorBoard folders.
-    Anything else, such as events written there by others, is kept."""
-    layout = ReportLayout(root)
+def _remove_replay(layout, manifest, names):
+    """Deletes what a replay wrote: its files in the report folder (the
+    index, the probe, the manifest and the folders of its entries, ``names``
+    and those in the index) and the event files it added to its TensorBoard
+    folders. Anything else, such as events written there by others, is
+    kept."""
     names = set(names) | {r['entry'] for r in layout.records()}
     for name in names:
-        folder = os.path.join(root, safe_name(name))
+        folder = layout.path(layout.entry_dir(name))
         if os.path.isdir(folder):
             shutil.rmtree(folder)
-    for name in (INDEX, PROBE, MANIFEST):
+    for path in (layout.index.path, layout.probe_path, layout.manifest_path):
         with contextlib.suppress(FileNotFoundError):
-            os.remove(os.path.join(root, name))
+            os.remove(path)
     with contextlib.suppress(OSError):
-        os.rmdir(root)  # only when nothing else is left in it
+        os.rmdir(layout.root)  # only when nothing else is left in it
     for board in manifest.get('tensorboard', []):
         logdir = board['logdir']
         for name in _event_files(logdir):
@@ -155,31 +142,31 @@ def _normalised(settings):
     return json.loads(json.dumps(settings, default=_plain))
 
 
-def _prepare_output(root, report, overwrite, resume):
+def _prepare_output(layout, report, overwrite, resume):
     """Checks the output folder; returns the steps already replayed,
     ``{(epoch, iteration): {entry names}}``, and the manifest to keep."""
-    manifest = _read_manifest(root)
-    has_index = os.path.isfile(os.path.join(root, INDEX))
-    if manifest is None and has_index:
+    manifest = _read_manifest(layout)
+    if manifest is None and os.path.isfile(layout.index.path):
         raise ReplayError(
             '{} holds a report written during training, not a replay: give '
-            'another output folder'.format(root))
+            'another output folder'.format(layout.root))
     if manifest is not None and not (overwrite or resume):
         raise ReplayError('{} already holds a replay: pass --overwrite to '
-                          'replace it or --resume to finish it'.format(root))
+                          'replace it or --resume to finish it'.format(
+                              layout.root))
     if manifest is not None and overwrite:
-        _remove_replay(root, manifest, report.entries)
+        _remove_replay(layout, manifest, report.entries)
         manifest = None
     done = {}
     if manifest is not None:  # resume
-        layout = ReportLayout(root)
-        if os.path.isfile(os.path.join(root, PROBE)):
+        if os.path.isfile(layout.probe_path):
             indices = [int(i) for i in layout.read_probe()[0]]
             if indices != report.probe_indices:
                 raise ReplayError(
                     'the replay in {} explains the probe items {}, this '
                     'configuration {}: resume with the same probe or pass '
-                    '--overwrite'.format(root, indices, report.probe_indices))
+                    '--overwrite'.format(layout.root, indices,
+                                         report.probe_indices))
         for record in layout.records():
             name = record['entry']
             if name in report.entries and record.get('settings') != \
@@ -187,7 +174,7 @@ def _prepare_output(root, report, overwrite, resume):
                 raise ReplayError(
                     'entry {!r} was replayed into {} with other settings '
                     '({}): give the entry another name, or pass --overwrite'
-                    .format(name, root, record.get('settings')))
+                    .format(name, layout.root, record.get('settings')))
             done.setdefault((record['epoch'], record['iteration']),
                             set()).add(name)
     else:
@@ -202,10 +189,10 @@ def _summary_writer(logdir, manifest, manifest_path):
     overwrite deletes exactly those files; two runs within one second do
     not share a file name, and are read in the order they ran)."""
     try:
-        import tensorboardX
+        tensorboardX = require('tensorboardX', 'TensorBoard output')
     except ImportError as error:
-        raise ReplayError('TensorBoard output needs tensorboardX: pip install '
-                          'tensorboardX, or pass --no-tensorboard') from error
+        raise ReplayError('{}, or pass --no-tensorboard'.format(
+            error)) from error
     # in time order even within one second: TensorBoard reads the files of
     # a folder in name order, and the time in their names is in seconds
     suffix = '.saliency-replay.{:d}'.format(time.time_ns())
@@ -217,50 +204,6 @@ def _summary_writer(logdir, manifest, manifest_path):
 
 
 # -- the replay ---------------------------------------------------------------
-
-def _order(step):
-    """Training order of an ``(epoch, iteration)`` step."""
-    return step[1], step[0]
-
-
-class _Continuity(object):
-    """Lets a resumed replay go on from the reports of the earlier one, as a
-    resumed trainer does: each entry's "moved since" is measured against its
-    latest report before, and ``scale='first'`` keeps its first scale."""
-
-    def __init__(self, report):
-        self.report = report
-        layout = report.layout
-        self.earlier = {name: {(r['epoch'], r['iteration']): r
-                               for r in layout.latest_records(name)}
-                        for name in report.entries}
-        self.ran = {name: set() for name in report.entries}
-        limits = {}
-        for name, entry in report.entries.items():
-            if entry.scale == 'first' and self.earlier[name]:
-                first = self.earlier[name][min(self.earlier[name],
-                                               key=_order)]
-                limits[name] = entry.limits(
-                    layout.read_arrays(first)['saliency'])
-        report.restore(limits=limits)
-
-    def before(self, step, names):
-        previous = {}
-        for name in names:
-            steps = [s for s in set(self.earlier[name]) | self.ran[name]
-                     if _order(s) < _order(step)]
-            if not steps:
-                continue
-            latest = max(steps, key=_order)
-            if latest not in self.ran[name]:
-                previous[name] = self.report.layout.read_arrays(
-                    self.earlier[name][latest])['saliency']
-        self.report.restore(previous=previous)
-
-    def after(self, step, names):
-        for name in names:
-            self.ran[name].add(step)
-
 
 def replay(model, report, snapshots, out, *, tensorboard=None,
            overwrite=False, resume=False, prefix=None, evolution=True,
@@ -303,11 +246,11 @@ def replay(model, report, snapshots, out, *, tensorboard=None,
     report = _check_report(report)
     _check_model(model, report)
     out = os.fspath(out)
-    root = os.path.join(out, report.out_dir)
+    layout = ReportLayout(os.path.join(out, report.out_dir))
     if tensorboard is None:
         tensorboard = os.path.join(out, 'tensorboard')
-    done, manifest = _prepare_output(root, report, overwrite, resume)
-    manifest_path = os.path.join(root, MANIFEST)
+    done, manifest = _prepare_output(layout, report, overwrite, resume)
+    manifest_path = layout.manifest_path
     write_json(manifest_path, manifest)
     writer = None
     if isinstance(tensorboard, (str, os.PathLike)):
@@ -320,7 +263,6 @@ def replay(model, report, snapshots, out, *, tensorboard=None,
             writer.close()
         raise ReplayError('the report could not start: {}'.format(
             error)) from error
-    continuity = _Continuity(report)
     summary = ReplaySummary()
     callback = callback or (lambda *args: None)
     try:
@@ -337,9 +279,9 @@ def replay(model, report, snapshots, out, *, tensorboard=None,
                 summary.failed.append(error)
                 callback(snapshot, 'failed', error)
                 continue
-            continuity.before(step, missing)
+            for name in missing:  # go on from the reports made before
+                report.series[name].resume(report.layout, until=step)
             report.run(snapshot.epoch, snapshot.iteration, entries=missing)
-            continuity.after(step, missing)
             summary.done.append(snapshot)
             callback(snapshot, 'done', None)
     finally:
@@ -360,5 +302,3 @@ def replay(model, report, snapshots, out, *, tensorboard=None,
         seconds=summary.seconds))
     write_json(manifest_path, manifest)
     return summary
-
-

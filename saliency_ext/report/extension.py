@@ -1,5 +1,6 @@
 """SaliencyReport: a training extension that explains a fixed probe batch at
-chosen epochs and writes the pictures to TensorBoard and the output folder."""
+chosen epochs and hands the pictures to its sinks (files, TensorBoard)."""
+import json
 import os
 import time
 import warnings
@@ -12,15 +13,20 @@ from chainer.training import extension
 from chainer.training import trigger as trigger_module
 from chainer.training.triggers import ManualScheduleTrigger
 
-from saliency_ext.entry import ReportEntry
-from saliency_ext.metrics import mean_rank_correlation
-from saliency_ext.probe import choose_probe
 from saliency_ext.random_state import preserved_random_state
-from saliency_ext.writers.background import BackgroundWriter
-from saliency_ext.writers.files import safe_name
-from saliency_ext.writers.layout import ReportLayout
+from saliency_ext.report.background import BackgroundWriter
+from saliency_ext.report.entry import ReportEntry
+from saliency_ext.report.probe import choose_probe
+from saliency_ext.report.series import EntrySeries
+from saliency_ext.sinks.base import ReportSink
+from saliency_ext.sinks.files import FilesSink
+from saliency_ext.sinks.layout import ReportLayout
+from saliency_ext.sinks.storage import safe_name
+from saliency_ext.sinks.tensorboard import TensorBoardSink
 
 STEPS = ('epoch', 'iteration')
+#: The key of the report's state in a snapshot (one JSON string).
+STATE_KEY = 'state'
 
 
 def _trigger(trigger):
@@ -57,6 +63,15 @@ def _entries(entries):
     return dict(items)
 
 
+def _sinks(sinks):
+    sinks = list(sinks)
+    for sink in sinks:
+        if not isinstance(sink, ReportSink):
+            raise TypeError('sinks must be ReportSink objects, got {!r}'
+                            .format(type(sink).__name__))
+    return sinks
+
+
 def _finite_or_none(value):
     return None if value is None or value != value else float(value)
 
@@ -65,17 +80,20 @@ class SaliencyReport(extension.Extension):
     """Explains a fixed probe batch while the model trains.
 
     At every trigger, and once before training starts, each entry computes
-    the saliency of the probe items, draws one picture per item and writes:
+    the saliency of the probe items, draws one picture per item and hands
+    the report to its sinks:
 
-    - files under ``<trainer.out>/<out_dir>/`` (see
-      :mod:`saliency_ext.writers.layout`): pictures, the raw maps with the
+    - the files under ``<trainer.out>/<out_dir>/`` (see
+      :mod:`saliency_ext.sinks.layout`): pictures, the raw maps with the
       epoch, iteration and settings, and an index record per report;
     - TensorBoard images ``saliency/<entry>/item_NN`` and scalars, with the
       entry's name made safe as for its folder;
-    - the scalars ``saliency/<entry>/rank_corr`` (mean Spearman correlation
-      of each item's map with the previous report's: 1 means the
-      explanation did not move) and ``saliency/<entry>/seconds`` to
-      ``chainer.reporter``, for ``LogReport`` and ``PrintReport``.
+    - the sinks given in ``sinks``.
+
+    It reports ``saliency/<entry>/rank_corr`` (mean Spearman correlation of
+    each item's map with the previous report's: 1 means the explanation did
+    not move) and ``saliency/<entry>/seconds`` to ``chainer.reporter``, for
+    ``LogReport`` and ``PrintReport``.
 
     Only the saliency computation blocks training; drawing and writing run
     on a background thread, in order. The report is training-neutral: the
@@ -106,6 +124,9 @@ class SaliencyReport(extension.Extension):
             saliency, a visualizer error, a failed write) instead of
             warning and recording it in the index.
         background (bool): Draw and write on a background thread.
+        sinks (list of ReportSink): More destinations, beside the files and
+            TensorBoard: each receives every report's record, pictures and
+            arrays.
     """
 
     trigger = 1, 'epoch'
@@ -115,12 +136,13 @@ class SaliencyReport(extension.Extension):
                  probe_indices=None, converter=concat_examples,
                  trigger=(1, 'epoch'), initial=True, out_dir='saliency',
                  tensorboard=None, step='epoch', strict=False,
-                 background=True):
-        self._entries = _entries(entries)
+                 background=True, sinks=()):
+        entries = _entries(entries)
         _, self._indices, self._examples = choose_probe(
             probe, size=probe_size, seed=seed, indices=probe_indices)
-        self._bound = {name: entry.bind(self._indices, self._examples)
-                       for name, entry in self._entries.items()}
+        self._series = {name: EntrySeries(name, entry, self._indices,
+                                          self._examples)
+                        for name, entry in entries.items()}
         if not callable(converter):
             raise TypeError('converter must be callable, got {!r}'.format(
                 converter))
@@ -138,23 +160,27 @@ class SaliencyReport(extension.Extension):
         self._step = step
         self._strict = strict
         self._background = background
+        self._user_sinks = _sinks(sinks)
         # what a snapshot keeps
         self._last_epoch = -1
         self._last_iteration = -1
         self._session = 0
-        self._limits = {name: self._unknown_limits(name)
-                        for name in self._entries}
         self._resumed = False
-        # set up in initialize
-        self._layout = self._tb = self._writer = None
-        self._previous = {}
+        # set up in setup()
+        self._layout = self._writer = None
+        self._sinks = []
 
     # -- what the replay script and users may read ---------------------------
 
     @property
     def entries(self):
         """dict: Entry name -> :class:`~saliency_ext.ReportEntry`."""
-        return dict(self._entries)
+        return {name: s.entry for name, s in self._series.items()}
+
+    @property
+    def series(self):
+        """dict: Entry name -> its :class:`~saliency_ext.EntrySeries`."""
+        return dict(self._series)
 
     @property
     def out_dir(self):
@@ -172,21 +198,19 @@ class SaliencyReport(extension.Extension):
         return list(self._indices)
 
     @property
+    def probe_examples(self):
+        """list: The probe items, as the dataset holds them."""
+        return list(self._examples)
+
+    @property
+    def converter(self):
+        """callable: What turns a list of probe items into model inputs."""
+        return self._converter
+
+    @property
     def layout(self):
         """ReportLayout: The files of the reports (after :meth:`setup`)."""
         return self._layout
-
-    def item_kwargs(self, name):
-        """The per-item ``visualize`` arguments of entry ``name``."""
-        return self._bound[name]
-
-    def restore(self, previous=None, limits=None):
-        """Seeds what earlier reports left: ``previous`` maps (entry ->
-        ``(N, ...)``) that the next "moved since previous" compares with,
-        and ``limits`` (entry -> ``(n_maps, 2)``) of ``scale='first'``."""
-        self._previous.update(previous or {})
-        for name, value in (limits or {}).items():
-            self._limits[name][...] = value
 
     # -- Extension interface ------------------------------------------------
 
@@ -194,7 +218,8 @@ class SaliencyReport(extension.Extension):
         self.setup(trainer.out)
         records = self._layout.records()
         if self._resumed:
-            self._previous = self._load_previous(records, self._session)
+            for series in self._series.values():
+                series.resume(self._layout)
         # A resumed run, or a new run into a folder that holds reports,
         # continues as a new session: earlier files are never overwritten.
         if records:
@@ -205,8 +230,8 @@ class SaliencyReport(extension.Extension):
             self.run(trainer.updater.epoch, trainer.updater.iteration)
 
     def setup(self, out, *, tensorboard=None):
-        """Opens the outputs under the folder ``out`` (the trainer's
-        ``out``) and tries every entry on the first probe item. Called by
+        """Opens the sinks under the folder ``out`` (the trainer's ``out``)
+        and tries every entry on the first probe item. Called by
         ``initialize``; the replay script calls it directly.
 
         Args:
@@ -214,15 +239,16 @@ class SaliencyReport(extension.Extension):
             tensorboard: Replaces the constructor's ``tensorboard`` when
                 given.
         """
-        from saliency_ext.writers.tensorboard import TensorBoardWriter
         if tensorboard is not None:
             self._tensorboard = tensorboard
         self._layout = ReportLayout(os.path.join(out, self._out_dir))
         self._writer = BackgroundWriter(self._background)
+        self._sinks = [FilesSink(self._layout)]
         if self._tensorboard is not False:
-            self._tb = TensorBoardWriter(
-                self._tensorboard if self._tensorboard is not None else
-                os.path.join(out, 'tensorboard'))
+            self._sinks.append(TensorBoardSink(self._tensorboard))
+        self._sinks += self._user_sinks
+        for sink in self._sinks:
+            sink.open(out)
         self._check_entries()
         self._write_probe()
 
@@ -235,21 +261,42 @@ class SaliencyReport(extension.Extension):
     def serialize(self, serializer):
         if isinstance(serializer, chainer.serializer.Serializer):
             self._raise_or_warn(self._writer.drain() if self._writer else [])
+            serializer(STATE_KEY, json.dumps(self._state()))
         else:
-            self._resumed = True
-        self._last_epoch = serializer('last_epoch', self._last_epoch)
-        self._last_iteration = serializer('last_iteration',
-                                          self._last_iteration)
-        self._session = serializer('session', self._session)
-        for name in self._entries:
-            serializer('limits_' + safe_name(name), self._limits[name])
+            self._load_state(json.loads(str(serializer(STATE_KEY, ''))))
 
     def finalize(self):
         if self._writer is not None:
             for error in self._writer.close():
                 warnings.warn('SaliencyReport: {}'.format(error))
-        if self._tb is not None:
-            self._tb.close()
+        for sink in self._sinks:
+            sink.close()
+
+    # -- what a snapshot keeps ----------------------------------------------
+
+    def _state(self):
+        return dict(last_epoch=self._last_epoch,
+                    last_iteration=self._last_iteration,
+                    session=self._session,
+                    entries={name: series.state()
+                             for name, series in self._series.items()})
+
+    def _load_state(self, state):
+        self._resumed = True
+        self._last_epoch = state['last_epoch']
+        self._last_iteration = state['last_iteration']
+        self._session = state['session']
+        saved = state['entries']
+        for name in sorted(set(saved) - set(self._series)):
+            warnings.warn('SaliencyReport: entry {!r} is in the snapshot but '
+                          'not in this report: its series ends'.format(name))
+        for name, series in self._series.items():
+            if name in saved:
+                series.load_state(saved[name])
+            else:
+                warnings.warn('SaliencyReport: entry {!r} is new since the '
+                              'snapshot: its series starts at the next '
+                              'report'.format(name))
 
     # -- the work -------------------------------------------------------------
 
@@ -258,13 +305,11 @@ class SaliencyReport(extension.Extension):
         so a bad configuration stops the run now, not at the first
         trigger."""
         with preserved_random_state():
-            for name, entry in self._entries.items():
+            for name, series in self._series.items():
                 try:
-                    saliency = entry.saliency(self._examples[:1],
-                                              self._converter)
-                    entry.render(saliency, self._bound[name][:1],
-                                 entry.limits(saliency)
-                                 if entry.scale == 'first' else None)
+                    saliency = series.entry.saliency(self._examples[:1],
+                                                     self._converter)
+                    series.render(saliency, items=[0])
                 except Exception as error:
                     raise type(error)(
                         'SaliencyReport entry {!r} failed on probe item 0 '
@@ -286,10 +331,10 @@ class SaliencyReport(extension.Extension):
         start = time.perf_counter()
         jobs = []
         with preserved_random_state():
-            for name, entry in self._entries.items():
+            for name, series in self._series.items():
                 if entries is not None and name not in entries:
                     continue
-                job, scalars = self._run_entry(name, entry, epoch, iteration)
+                job, scalars = self._run_entry(series, epoch, iteration)
                 jobs.append(job)
                 observation.update(scalars)
         # drawing starts once all computing is done: on the writer thread it
@@ -300,11 +345,12 @@ class SaliencyReport(extension.Extension):
         self._last_epoch, self._last_iteration = epoch, iteration
         chainer.reporter.report(observation)
 
-    def _run_entry(self, name, entry, epoch, iteration):
+    def _run_entry(self, series, epoch, iteration):
+        name = series.name
         start = time.perf_counter()
         saliency, error = None, None
         try:
-            saliency = entry.saliency(self._examples, self._converter)
+            saliency = series.entry.saliency(self._examples, self._converter)
         except Exception as e:
             error = self._failure(name, epoch, e)
         seconds = time.perf_counter() - start
@@ -315,48 +361,45 @@ class SaliencyReport(extension.Extension):
                 'NaN or infinite saliency for probe items {} (dataset indices '
                 '{}): check the model for diverging outputs'.format(
                     bad.tolist(), [self._indices[i] for i in bad])))
-        moved = None
+        moved, limits = None, None
         if saliency is not None:
-            previous = self._previous.get(name)
-            if previous is not None and previous.shape == saliency.shape:
-                moved = mean_rank_correlation(previous, saliency)
-            self._previous[name] = saliency
-            self._set_first_limits(name, entry, saliency)
-        limits = self._limits[name] if entry.scale == 'first' else None
-        job = (name, entry, saliency, limits, epoch, iteration, self._session,
-               seconds, moved, error)
+            moved = series.advance(saliency, epoch, iteration, self._session)
+            limits = series.limits(saliency)
+        record = dict(entry=name, epoch=int(epoch), iteration=int(iteration),
+                      session=self._session, step=self._step,
+                      settings=series.entry.settings(), seconds=seconds,
+                      rank_corr=_finite_or_none(moved), error=error)
         observation = {'saliency/{}/seconds'.format(name): seconds}
         if moved is not None:
             observation['saliency/{}/rank_corr'.format(name)] = moved
-        return job, observation
+        return (series, record, saliency, limits), observation
 
-    def _write(self, name, entry, saliency, limits, epoch, iteration,
-               session, seconds, moved, error):
-        """Runs on the background thread: draw, write files, index, TB."""
-        pictures = []
+    def _write(self, series, record, saliency, limits):
+        """Runs on the background thread: draws the pictures, hands the
+        report to every sink, flushes them, then lists it in the index."""
+        pictures = {}
         if saliency is not None:
             try:
-                pictures = entry.render(saliency, self._bound[name], limits)
+                pictures = dict(series.render(saliency, limits=limits))
             except Exception as e:
-                error = error or '{}: {}'.format(type(e).__name__, e)
+                record['error'] = record['error'] or '{}: {}'.format(
+                    type(e).__name__, e)
                 if self._strict:
                     raise
                 warnings.warn('SaliencyReport entry {!r} at epoch {}: could '
-                              'not draw: {}'.format(name, epoch, error))
+                              'not draw: {}'.format(series.name,
+                                                    record['epoch'],
+                                                    record['error']))
         arrays = {} if saliency is None else {'saliency': saliency}
-        self._layout.write_report(
-            name, epoch, iteration, session, pictures, arrays,
-            entry.settings(), step=self._step,
-            seconds=seconds, rank_corr=_finite_or_none(moved), error=error)
-        if self._tb is not None:
-            step = epoch if self._step == 'epoch' else iteration
-            tag = 'saliency/{}/'.format(safe_name(name))  # as the folder
-            for picture, rgb in pictures:
-                self._tb.add_image(tag + picture, rgb, step)
-            self._tb.add_scalar(tag + 'seconds', seconds, step)
-            if _finite_or_none(moved) is not None:
-                self._tb.add_scalar(tag + 'rank_corr', moved, step)
-            self._tb.flush()
+        record['files'] = self._layout.report_files(
+            record['entry'], record['epoch'], record['iteration'],
+            record['session'], pictures, arrays)
+        record['time'] = time.time()
+        for sink in self._sinks:
+            sink.write(record, pictures, arrays)
+        for sink in self._sinks:
+            sink.flush()
+        self._layout.append(record)
 
     def _failure(self, name, epoch, error):
         if self._strict:
@@ -372,25 +415,3 @@ class SaliencyReport(extension.Extension):
                 raise error
             warnings.warn('SaliencyReport could not write a report: {}'
                           .format(error))
-
-    # -- colour scales and resume ------------------------------------------
-
-    def _unknown_limits(self, name):
-        n_maps = len(self._indices) + self._entries[name].include_mean
-        return numpy.full((n_maps, 2), numpy.nan)
-
-    def _set_first_limits(self, name, entry, saliency):
-        if entry.scale == 'first' and numpy.isnan(self._limits[name]).all():
-            self._limits[name][...] = entry.limits(saliency)
-
-    def _load_previous(self, records, session):
-        """The maps of the last report before the snapshot (made in
-        ``session``), for the first "moved since previous" after a resume."""
-        previous = {}
-        for record in records:
-            if record['iteration'] == self._last_iteration and \
-                    record['session'] == session:
-                arrays = self._layout.read_arrays(record)
-                if arrays is not None:
-                    previous[record['entry']] = arrays['saliency']
-        return previous

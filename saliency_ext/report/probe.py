@@ -1,7 +1,7 @@
 """The fixed probe batch a report explains at every trigger."""
 import numpy
 
-from saliency_ext.calculators.base import as_dataset
+from saliency_ext.calculators.data import as_dataset
 from saliency_ext.validation import is_int
 
 

@@ -5,6 +5,7 @@ import numpy
 
 from saliency_ext.calculators.aggregation import check_method
 from saliency_ext.calculators.base import BaseCalculator
+from saliency_ext.validation import is_int
 
 COMPUTE_OPTIONS = ('M', 'train', 'noise_sampler')
 
@@ -20,6 +21,26 @@ def _check_scale(scale):
                      "'first' (each item keeps the scale of its first "
                      "report) or (vmin, vmax) with vmin < vmax, got {!r}"
                      .format(scale))
+
+
+def _check_dict(name, value):
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TypeError('{} must be a dict of keyword arguments, got {!r}'
+                        .format(name, value))
+    return dict(value)
+
+
+def _check_ch_axis(ch_axis):
+    axes = ch_axis if isinstance(ch_axis, (tuple, list)) else (ch_axis,)
+    if ch_axis is not None and not (axes and all(
+            is_int(a) and (a >= 2 or a < 0) for a in axes)):
+        raise ValueError(
+            'ch_axis must be None or axes of the samples (M, N, ...) after '
+            'the item axis: 2 for the channels of (N, C, H, W) images, 3 for '
+            'the units of a graph embedding (N, atoms, units); got {!r}'
+            .format(ch_axis))
 
 
 def limits_of(saliency):
@@ -67,40 +88,48 @@ class ReportEntry(object):
         if not callable(getattr(visualizer, 'visualize', None)):
             raise TypeError('visualizer must have a visualize method, got '
                             '{!r}'.format(type(visualizer).__name__))
-        compute = dict(compute or {})
+        compute = _check_dict('compute', compute)
         unknown = sorted(set(compute) - set(COMPUTE_OPTIONS))
         if unknown:
             raise ValueError('unknown compute options {}: a report entry '
                              'takes {}'.format(unknown, COMPUTE_OPTIONS))
         # compute's own checks run on a real batch at the trainer's start
         check_method(method)
+        _check_ch_axis(ch_axis)
+        visualize = _check_dict('visualize', visualize)
         if not (item_kwargs is None or callable(item_kwargs) or
                 isinstance(item_kwargs, dict)):
             raise TypeError('item_kwargs must be a dict of sequences or a '
                             'callable, got {!r}'.format(item_kwargs))
+        scale = _check_scale(scale)
+        if scale is not None and 'scaler' in visualize:
+            raise ValueError(
+                "give either scale={!r} or visualize={{'scaler': ...}}, not "
+                "both: the entry's scale sets the scaler of every picture"
+                .format(scale))
         self.calculator = calculator
         self.visualizer = visualizer
         self.compute_options = compute
         self.method = method
         self.ch_axis = ch_axis
-        self.visualize_options = dict(visualize or {})
+        self.visualize_options = visualize
         self.item_kwargs = item_kwargs
-        self.scale = _check_scale(scale)
+        self.scale = scale
         self.include_mean = bool(include_mean)
 
     def settings(self):
-        """A JSON-serialisable description, saved with every report."""
-        calc = self.calculator
-        described = {k: v for k, v in vars(calc).items() if isinstance(
-            v, (bool, int, float, str, tuple, type(None)))}
+        """A JSON-serialisable description of what makes the maps, saved
+        with every report: the calculator's own :meth:`settings`, the
+        compute options, the aggregation and the visualizer."""
         compute = dict(self.compute_options)
         sampler = compute.get('noise_sampler')
         if sampler is not None:
+            described = getattr(sampler, 'settings', dict)()
             compute['noise_sampler'] = dict(type=type(sampler).__name__,
-                                            **vars(sampler))
-        return dict(calculator=type(calc).__name__, options=described,
-                    compute=compute, method=self.method,
-                    ch_axis=self.ch_axis,
+                                            **described)
+        return dict(calculator=type(self.calculator).__name__,
+                    options=self.calculator.settings(), compute=compute,
+                    method=self.method, ch_axis=self.ch_axis,
                     visualizer=type(self.visualizer).__name__)
 
     def bind(self, indices, examples):
@@ -142,18 +171,14 @@ class ReportEntry(object):
 
     def render(self, saliency, bound, limits=None):
         """Draws the maps. ``limits``, shaped ``(n_maps, 2)``, fixes each
-        map's ``(vmin, vmax)`` instead of the entry's scale (required with
-        ``scale='first'``). Returns ``(name, rgb)`` pairs."""
+        map's ``(vmin, vmax)``; without it each map is scaled by the
+        visualizer's own scaler. Returns ``(name, rgb)`` pairs."""
         from saliency_ext.visualizers import FixedScaler
-        if self.scale == 'first' and limits is None:
-            raise ValueError("scale='first' needs the limits of the first "
-                             "report")
         pictures = []
         for i, (name, item) in enumerate(self.maps(saliency)):
             kwargs = dict(self.visualize_options)
             kwargs.update(bound[i] if i < len(bound) else {})
-            scale = self.scale if limits is None else tuple(limits[i])
-            if scale is not None:
-                kwargs['scaler'] = FixedScaler(*scale)
+            if limits is not None:
+                kwargs['scaler'] = FixedScaler(*limits[i])
             pictures.append((name, self.visualizer.visualize(item, **kwargs)))
         return pictures

@@ -1,4 +1,5 @@
 import io
+import sys
 
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ tensorboardX = pytest.importorskip('tensorboardX')
 event_accumulator = pytest.importorskip(
     'tensorboard.backend.event_processing.event_accumulator')
 
-from saliency_ext.writers.tensorboard import TensorBoardWriter  # NOQA: E402
+from saliency_ext.sinks.tensorboard import TensorBoardWriter  # NOQA: E402
 
 STEPS = [0, 1, 3]
 TAGS = ['saliency/gradient', 'saliency/occlusion']
@@ -114,15 +115,7 @@ def test_other_targets_are_refused():
 
 
 def test_missing_tensorboardx_gives_install_hint(tmp_path, monkeypatch):
-    import builtins
-    real_import = builtins.__import__
-
-    def no_tensorboardx(name, *args, **kwargs):
-        if name == 'tensorboardX':
-            raise ImportError('No module named tensorboardX')
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, '__import__', no_tensorboardx)
+    monkeypatch.setitem(sys.modules, 'tensorboardX', None)  # import fails
     with pytest.raises(ImportError, match='pip install tensorboardX'):
         TensorBoardWriter(tmp_path)
 

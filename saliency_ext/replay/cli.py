@@ -1,5 +1,5 @@
 """The command line of the replay: ``saliency-replay`` and
-``scripts/saliency_replay.py``. See :mod:`saliency_ext.replay`."""
+``scripts/saliency_replay.py``. See :mod:`saliency_ext.replay.runner`."""
 import argparse
 import ast
 import hashlib
@@ -12,9 +12,13 @@ import time
 import warnings
 
 import chainer
+from tqdm import tqdm
 
-from saliency_ext.replay import (DEFAULT_PATTERNS, ReplayError,
-                                 find_snapshots, order_snapshots, replay)
+from saliency_ext.replay.runner import ReplayError, replay
+from saliency_ext.replay.snapshots import (DEFAULT_PATTERNS, find_snapshots,
+                                           order_snapshots)
+from saliency_ext.report import SaliencyReport
+
 
 # -- configuration ------------------------------------------------------------
 
@@ -53,7 +57,6 @@ def load_config(spec, **kwargs):
         raise ReplayError('--config {!r}: {} has no function {!r}'.format(
             spec, target, function))
     made = make(**kwargs)
-    from saliency_ext.report import SaliencyReport
     if not (isinstance(made, tuple) and len(made) == 2 and
             isinstance(made[0], chainer.Link) and
             isinstance(made[1], SaliencyReport)):
@@ -172,8 +175,7 @@ def build_parser():
 
 
 class _Progress(object):
-    """A tqdm progress bar, shown from the first snapshot on; plain lines
-    where tqdm is missing."""
+    """A tqdm progress bar, shown from the first snapshot on."""
 
     def __init__(self, total, enabled):
         self.total = total
@@ -182,11 +184,6 @@ class _Progress(object):
 
     def _start(self):
         if self.enabled and self.bar is None:
-            try:
-                from tqdm import tqdm
-            except ImportError:
-                self.enabled = False
-                return
             self.bar = tqdm(total=self.total, unit='snapshot',
                             desc='saliency-replay', file=sys.stderr)
 

@@ -1,0 +1,142 @@
+"""One entry's series of reports: what each report continues from the last.
+The extension and the replay both keep one per entry."""
+import numpy
+
+from saliency_ext.report.entry import limits_of
+from saliency_ext.report.metrics import mean_rank_correlation
+from saliency_ext.sinks.layout import training_order
+
+
+class EntrySeries(object):
+    """The reports of one entry over a run.
+
+    It owns what carries from one report to the next: the per-item
+    ``visualize`` arguments bound to the probe, the colour limits of the
+    first report (``scale='first'``), and the maps of the last report with
+    the step it was made at (for ``rank_corr``). Its :meth:`state` is what
+    a snapshot keeps; :meth:`resume` continues a series from a report
+    folder.
+
+    Args:
+        name (str): The entry's name.
+        entry (ReportEntry): What is computed and drawn.
+        indices (list of int): The probe items' dataset indices.
+        examples (list): The probe items.
+    """
+
+    def __init__(self, name, entry, indices, examples):
+        self.name = name
+        self.entry = entry
+        self.item_kwargs = entry.bind(indices, examples)
+        self.first_limits = None
+        self.previous = None
+        self.last = None  # (epoch, iteration, session) of self.previous
+
+    # -- one report -------------------------------------------------------------
+
+    def advance(self, saliency, epoch, iteration, session):
+        """Takes the maps of a new report; returns how far they moved since
+        the previous report (mean rank correlation; None when there is no
+        comparable previous report)."""
+        moved = None
+        if self.previous is not None and \
+                self.previous.shape == saliency.shape:
+            moved = mean_rank_correlation(self.previous, saliency)
+        if self.entry.scale == 'first' and self.first_limits is None:
+            self.first_limits = self.entry.limits(saliency)
+        self.previous = saliency
+        self.last = (int(epoch), int(iteration), int(session))
+        return moved
+
+    def limits(self, saliency):
+        """The per-map ``(vmin, vmax)`` to draw ``saliency`` with, or None
+        for the visualizer's own per-map scale."""
+        scale = self.entry.scale
+        if scale == 'first':
+            return self.entry.limits(saliency) if self.first_limits is None \
+                else self.first_limits
+        if scale is not None:
+            return numpy.array([scale] * len(self.entry.maps(saliency)))
+        return None
+
+    def shared_limits(self, saliencies):
+        """One ``(vmin, vmax)`` per map for several reports' maps drawn
+        side by side: the entry's fixed scale, else one that shows every
+        report's maps whole."""
+        if isinstance(self.entry.scale, tuple):
+            return self.limits(saliencies[0])
+        per_report = [[m for _, m in self.entry.maps(s)] for s in saliencies]
+        return numpy.array([limits_of(numpy.stack(maps))
+                            for maps in zip(*per_report)])
+
+    def render(self, saliency, limits=None, items=None):
+        """Draws the maps of ``saliency`` with the series' limits (or the
+        ``limits`` given); ``items`` are the probe positions of its rows
+        when it holds only some. Returns ``(name, rgb)`` pairs."""
+        bound = self.item_kwargs if items is None else \
+            [self.item_kwargs[i] for i in items]
+        if limits is None:
+            limits = self.limits(saliency)
+        return self.entry.render(saliency, bound, limits)
+
+    # -- across runs ----------------------------------------------------------
+
+    def state(self):
+        """What a snapshot keeps, JSON-serialisable."""
+        return dict(first_limits=None if self.first_limits is None else
+                    self.first_limits.tolist(), last=self.last)
+
+    def load_state(self, state):
+        """Takes what :meth:`state` returned; the maps are read back by
+        :meth:`resume`."""
+        limits = state.get('first_limits')
+        self.first_limits = None if limits is None else numpy.array(limits)
+        self.last = None if state.get('last') is None else \
+            tuple(state['last'])
+        self.previous = None
+
+    def resume(self, layout, *, until=None):
+        """Continues the series from the reports in ``layout``.
+
+        The previous maps become those of the report named by the loaded
+        state (a resumed trainer: the last report before its snapshot), or,
+        with ``until`` (an ``(epoch, iteration)`` step: the replay), those
+        of the latest report made before that step, in memory or on disk.
+        Without loaded first limits, ``scale='first'`` takes them from the
+        series' first report on disk.
+
+        Args:
+            layout (ReportLayout): The report folder.
+            until (tuple): The step about to be reported, or None.
+        """
+        records = layout.latest_records(self.name)
+        if self.previous is None and self.last is not None:
+            self._load_exact(layout)
+        if until is not None:
+            self._load_latest_before(layout, records, until)
+        if self.entry.scale == 'first' and self.first_limits is None and \
+                records:
+            self.first_limits = self.entry.limits(
+                layout.read_arrays(records[0])['saliency'])
+
+    def _load_exact(self, layout):
+        epoch, iteration, session = self.last
+        for record in layout.records(self.name, session=session):
+            if (record['epoch'], record['iteration']) == (epoch, iteration):
+                arrays = layout.read_arrays(record)
+                if arrays is not None:
+                    self.previous = arrays['saliency']
+
+    def _load_latest_before(self, layout, records, until):
+        earlier = [r for r in records
+                   if training_order(r) < training_order(until)]
+        mine = self.last is not None and self.previous is not None and \
+            training_order(self.last[:2]) < training_order(until)
+        if earlier and not (mine and training_order(earlier[-1]) <=
+                            training_order(self.last[:2])):
+            record = earlier[-1]
+            self.previous = layout.read_arrays(record)['saliency']
+            self.last = (record['epoch'], record['iteration'],
+                         record['session'])
+        elif not mine:
+            self.previous = self.last = None

@@ -1,0 +1,46 @@
+"""The interface of a report's destinations (sinks)."""
+import math
+
+
+class ReportSink(object):
+    """A destination of reports: the extension decides what to write, a
+    sink where it goes.
+
+    For every report and entry, each sink of a ``SaliencyReport`` is handed
+    the same three things, on the report's writer thread, in report order:
+
+    - ``record`` (dict): what the index lists: ``entry``, ``epoch``,
+      ``iteration``, ``session``, ``step`` (``'epoch'`` or ``'iteration'``,
+      the step TensorBoard counts), ``files`` (relative to the report
+      folder), ``settings``, ``seconds``, ``rank_corr`` and ``error``;
+    - ``pictures`` (dict): picture name (``'item_00'``, ``'mean'``) -> RGB
+      ``uint8`` array ``(H, W, 3)``, in drawing order;
+    - ``arrays`` (dict): the saved arrays (``'saliency'``: the aggregated
+      maps ``(N, ...)``); empty when the computation failed.
+
+    After every sink has written a report, each is flushed, and then the
+    record is appended to the index: what the index lists is in every sink.
+    Subclasses implement :meth:`write` and may override the others.
+    """
+
+    def open(self, out):
+        """Called once when the report starts, with the trainer's ``out``
+        folder."""
+
+    def write(self, record, pictures, arrays):
+        """Takes one report of one entry."""
+        raise NotImplementedError
+
+    def flush(self):
+        """Makes what was written so far durable or visible."""
+
+    def close(self):
+        """Called at the end of training (``finalize``)."""
+
+
+def scalars(record):
+    """The finite scalar values of a record by name (``seconds``,
+    ``rank_corr``): what a sink shows as curves."""
+    values = {key: record.get(key) for key in ('seconds', 'rank_corr')}
+    return {key: float(value) for key, value in values.items()
+            if value is not None and math.isfinite(value)}
