@@ -3,26 +3,40 @@
 # isolation against setuptools<81; it also needs numpy<2 (requirements.txt).
 PYTHON ?= python3
 VENV ?= .venv
+# GPU: CuPy for the machine's CUDA (cupy-cuda12x for CUDA 12, cupy-cuda13x for 13).
+CUPY ?= cupy-cuda12x
+# A machine without the package registries installs from a folder of wheels
+# (WHEELS=dir) and may reuse its own packages (VENV_OPTIONS=--system-site-packages).
+WHEELS ?=
+VENV_OPTIONS ?=
+PIP_SOURCE := $(if $(WHEELS),--no-index --find-links $(WHEELS))
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip --disable-pip-version-check
 export MPLBACKEND := Agg
 
-.PHONY: install demo lint test bench
+.PHONY: install install-gpu demo lint test test-gpu bench
 
 $(VENV)/.installed: requirements.txt setup.py
-	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -q 'setuptools<81' wheel
-	$(PIP) install -q --no-build-isolation -r requirements.txt
+	$(PYTHON) -m venv $(VENV_OPTIONS) $(VENV)
+	$(PIP) install -q $(PIP_SOURCE) 'setuptools<81' wheel
+	$(PIP) install -q $(PIP_SOURCE) --no-build-isolation -r requirements.txt
 	$(PIP) install -q --no-build-isolation --no-deps -e .
 	touch $@
 
 install: $(VENV)/.installed
+
+install-gpu: install
+	$(PIP) install -q $(PIP_SOURCE) '$(CUPY)'
 
 lint: install
 	$(VENV)/bin/flake8 saliency_ext tests examples scripts setup.py
 
 test: install
 	$(PY) -m pytest -q tests
+
+# The tests that take a device run on GPU 0; the others as in `make test`.
+test-gpu: install-gpu
+	$(PY) -m pytest -q tests --device 0
 
 demo: install
 	$(PY) examples/run_all.py

@@ -66,14 +66,14 @@ class Run(object):
 
 
 @pytest.fixture(scope='module', params=sorted(EXAMPLES))
-def run(request, tmp_path_factory):
+def run(request, tmp_path_factory, device):
     name = request.param
     module = load_example(name)
     out = str(tmp_path_factory.mktemp(name))
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         result = module.main(['--epochs', str(EPOCHS), '--out', out,
-                              '--device', '-1'])
+                              '--device', str(device)])
     return Run(name, module, out, result, printed.getvalue())
 
 
