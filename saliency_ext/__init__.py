@@ -3,8 +3,10 @@ from saliency_ext.calculators import (  # NOQA
     BaseCalculator, GaussianNoiseSampler, GradientCalculator,
     IntegratedGradientsCalculator, OcclusionCalculator, aggregate)
 from saliency_ext.hooks import VariableMonitorLinkHook  # NOQA
-from saliency_ext.report import EntrySeries, ReportEntry, SaliencyReport  # NOQA
+from saliency_ext.report import (  # NOQA
+    EntrySeries, ReportEntry, SaliencyReport, SaliencyReportError)
 from saliency_ext.sinks import ReportLayout, ReportSink  # NOQA
 from saliency_ext.visualizers import (  # NOQA
     FixedScaler, ImageVisualizer, MolVisualizer, SmilesVisualizer,
-    TableVisualizer, abs_max_scaler, min_max_scaler, normalize_scaler)
+    TableVisualizer, abs_max_scaler, min_max_scaler, normalize_scaler,
+    red_blue_cmap)

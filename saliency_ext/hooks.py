@@ -1,4 +1,6 @@
 """A link hook that makes the input or output of one link a saliency target."""
+import collections
+
 import chainer
 
 
@@ -34,6 +36,10 @@ class VariableMonitorLinkHook(chainer.LinkHook):
         process (callable): Optional function applied to the variable each
             time the link runs (calculators use it to substitute the
             perturbed target); ``None`` to only record it.
+
+    As in Chainer Chemistry, :meth:`add_process` registers more functions,
+    called as ``fn(hook, args, variable)`` after ``process`` each time the
+    link runs, and :meth:`get_variable` returns the variable last seen.
     """
 
     def __init__(self, target_link, *, timing='post', name=None):
@@ -47,8 +53,29 @@ class VariableMonitorLinkHook(chainer.LinkHook):
         self.timing = timing
         self.name = name or 'VariableMonitorLinkHook-{:x}'.format(id(self))
         self.process = None
+        self.process_fns = collections.OrderedDict()
         self.variable = None
         self.n_calls = 0
+
+    def add_process(self, key, fn):
+        """Registers ``fn(hook, args, variable)`` under ``key`` (replacing
+        one of the same key), called each time the link runs."""
+        if not isinstance(key, str):
+            raise TypeError('key must be a str, got {!r}'.format(key))
+        if not callable(fn):
+            raise TypeError('fn must be callable, got {!r}'.format(fn))
+        self.process_fns[key] = fn
+
+    def delete_process(self, key):
+        """Removes the function registered under ``key``."""
+        if key not in self.process_fns:
+            raise KeyError('no process {!r} is registered; registered: {}'
+                           .format(key, list(self.process_fns)))
+        del self.process_fns[key]
+
+    def get_variable(self):
+        """The variable seen at the last call (None before any)."""
+        return self.variable
 
     def __enter__(self):
         self.variable = None
@@ -61,13 +88,13 @@ class VariableMonitorLinkHook(chainer.LinkHook):
 
     def forward_preprocess(self, args):
         if self.timing == 'pre':
-            self._watch(args.args[0] if args.args else None)
+            self._watch(args, args.args[0] if args.args else None)
 
     def forward_postprocess(self, args):
         if self.timing == 'post':
-            self._watch(args.out)
+            self._watch(args, args.out)
 
-    def _watch(self, variable):
+    def _watch(self, args, variable):
         if not isinstance(variable, chainer.Variable):
             raise TypeError(
                 "VariableMonitorLinkHook(timing={!r}) on link {!r} needs a "
@@ -79,3 +106,5 @@ class VariableMonitorLinkHook(chainer.LinkHook):
         self.variable = variable
         if self.process is not None:
             self.process(variable)
+        for fn in self.process_fns.values():
+            fn(self, args, variable)

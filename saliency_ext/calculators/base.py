@@ -9,6 +9,8 @@ perturbation of the target (noise, interpolation, occlusion) is applied to
 the target variable inside the pass, wherever that variable lives: at a
 model input, or at a link watched by a ``VariableMonitorLinkHook``.
 """
+import inspect
+
 import chainer
 import chainer.functions as F
 import numpy
@@ -105,8 +107,12 @@ class BaseCalculator(object):
     # -- public API ---------------------------------------------------------
 
     def compute(self, data, M=1, batchsize=16, converter=concat_examples,
+                retain_inputs=False, preprocess_fn=None, postprocess_fn=None,
                 train=False, noise_sampler=None, show_progress=False):
         """Computes saliency samples.
+
+        The arguments are those of Chainer Chemistry's ``compute``, in its
+        order.
 
         Args:
             data: An array (one item per row), a tuple of arrays, or a Chainer
@@ -117,6 +123,15 @@ class BaseCalculator(object):
                 of padding for variable-size items such as molecules).
             converter (callable): ``converter(batch, device)`` turning a list
                 of items into an array or a tuple of arrays.
+            retain_inputs (bool): Keep the converted arrays (after
+                ``preprocess_fn``, the label included) in ``self.inputs``, a
+                list of numpy arrays with one row per item.
+            preprocess_fn (callable): Called with the converted arrays of
+                each group of items; returns the arrays to use instead (an
+                array or a tuple).
+            postprocess_fn (callable): Called with the saliency of each
+                sample of each group of items, ``(B, ...)``; returns the
+                array (or Variable) to keep instead.
             train (bool): Evaluate in training mode so that dropout is
                 sampled: BayesGrad. Every row draws its own mask.
             noise_sampler: Adds noise to the target, for example
@@ -127,8 +142,9 @@ class BaseCalculator(object):
             numpy.ndarray: Samples shaped ``(M,) + target.shape``. Items of
             groups padded to different sizes are zero-padded to the largest.
         """
-        samples, _ = self._compute(data, M, batchsize, converter, train,
-                                   noise_sampler, show_progress)
+        samples, _ = self._compute(
+            data, M, batchsize, converter, retain_inputs, preprocess_fn,
+            postprocess_fn, train, noise_sampler, show_progress)
         return samples
 
     def aggregate(self, samples, method='raw', ch_axis=None):
@@ -152,6 +168,9 @@ class BaseCalculator(object):
 
     #: Whether the plan's contributions need the gradient of the target.
     needs_grad = True
+    #: Whether passes that need no gradient still record the graph
+    #: (``chainer.config.enable_backprop``).
+    enable_backprop = False
 
     def _plan(self, group, train):
         """Returns the group's plan: an object with ``n_blocks`` (blocks per
@@ -162,7 +181,8 @@ class BaseCalculator(object):
 
     # -- validation ---------------------------------------------------------
 
-    def _check_compute_args(self, M, batchsize, converter, noise_sampler):
+    def _check_compute_args(self, M, batchsize, converter, noise_sampler,
+                            functions):
         if not is_int(M) or M < 1:
             raise ValueError('M must be an int >= 1, got {!r}'.format(M))
         if not is_int(batchsize) or batchsize < 1:
@@ -175,6 +195,10 @@ class BaseCalculator(object):
                 getattr(noise_sampler, 'sample', None)):
             raise TypeError('noise_sampler must have a sample(target) method, '
                             'got {!r}'.format(noise_sampler))
+        for name, function in functions.items():
+            if function is not None and not callable(function):
+                raise TypeError('{} must be callable, got {!r}'.format(
+                    name, function))
 
     def _check_no_batch_coupling(self):
         for path, link in self.model.namedlinks():
@@ -189,34 +213,82 @@ class BaseCalculator(object):
 
     # -- the batched core -----------------------------------------------------
 
-    def _compute(self, data, M, batchsize, converter, train, noise_sampler,
+    def _compute(self, data, M, batchsize, converter, retain_inputs,
+                 preprocess_fn, postprocess_fn, train, noise_sampler,
                  show_progress, finish=None):
         """What ``compute`` does; also returns, per group, what
         ``finish(group, samples, train)`` returned (a method's extra
         result, such as the completeness error of Integrated Gradients)."""
-        self._check_compute_args(M, batchsize, converter, noise_sampler)
+        self._check_compute_args(M, batchsize, converter, noise_sampler, dict(
+            preprocess_fn=preprocess_fn, postprocess_fn=postprocess_fn))
         if train:
             self._check_no_batch_coupling()
         device = self.device or self.model.device
         group_size = min(int(batchsize), self.max_batch)
-        results, extras = [], []
+        results, extras, retained = [], [], []
         dataset = data_module.as_dataset(data)
         with data_module.progress_bar(show_progress, len(dataset)) as bar:
             for converted, size in data_module.converted_groups(
                     data, dataset, group_size, converter, device):
+                if preprocess_fn is not None:
+                    converted = preprocess_fn(*_as_tuple(converted))
+                if retain_inputs:
+                    retained.append([backend.CpuDevice().send(a)
+                                     for a in _as_tuple(converted)])
                 group = self._make_group(converted, M, noise_sampler)
                 samples = self._compute_group(group, train)
                 if finish is not None:
                     extras.append(finish(group, samples, train))
+                if postprocess_fn is not None:
+                    samples = group.xp.stack([_as_array(postprocess_fn(s))
+                                              for s in samples])
                 results.append(backend.CpuDevice().send(samples))
                 bar.update(size)
+        if retain_inputs:
+            self.inputs = [data_module.concat_padded(list(arrays), axis=0)
+                           for arrays in zip(*retained)]
         return data_module.concat_padded(results), extras
 
     def _make_group(self, converted, M, noise_sampler):
         inputs, labels = data_module.split_label(converted, self.label_index)
+        self._check_inputs(converted, inputs)
         group = Group(inputs, labels, M, noise_sampler)
         group.classes = self._classes(group)
         return group
+
+    def _check_inputs(self, converted, inputs):
+        """Checks that ``eval_fun`` takes the model inputs and that an input
+        target holds floats, naming ``label_index`` where it is the cause."""
+        converted = _as_tuple(converted)
+        arrays = data_module.describe_arrays(converted)
+        if self.label_index is None:
+            label = ('If the last array is the label, pass label_index=-1: '
+                     'it is then withheld from the model.')
+        else:
+            label = ('label_index={} withholds converted array {} ({}) as '
+                     'the label; if the label is another array, change '
+                     'label_index (-1 for the last).'.format(
+                         self.label_index,
+                         self.label_index % len(converted),
+                         data_module.describe_arrays(
+                             [converted[self.label_index]])))
+        _check_arity(self.eval_fun, inputs, arrays, label)
+        if isinstance(self.target_extractor, VariableMonitorLinkHook):
+            return
+        index = self.target_extractor or 0
+        if not -len(inputs) <= index < len(inputs):
+            raise IndexError('target_extractor {} is out of range: the model '
+                             'takes {} inputs ({})'.format(
+                                 index, len(inputs),
+                                 data_module.describe_arrays(inputs)))
+        if inputs[index].dtype.kind != 'f':
+            raise TypeError(
+                'the saliency target, model input {}, has dtype {}: gradients '
+                'need floats. The converter returned {}. {} For integer '
+                'inputs such as atom types, explain the output of the '
+                'embedding link with target_extractor='
+                'VariableMonitorLinkHook(embed_link)'.format(
+                    index, inputs[index].dtype, arrays, label))
 
     def _classes(self, group):
         xp = group.xp
@@ -279,7 +351,8 @@ class BaseCalculator(object):
         inputs = list(group.inputs) if n == 1 else [x[rows] for x in
                                                     group.inputs]
         with chainer.using_config('train', train), \
-                chainer.using_config('enable_backprop', need_grad):
+                chainer.using_config('enable_backprop',
+                                     need_grad or self.enable_backprop):
             target_var, out = self._forward(inputs, substitute)
             values = targets.explained_values(
                 out, len(rows), self.target,
@@ -316,19 +389,8 @@ class BaseCalculator(object):
             finally:
                 hook.process = None
             return hook.variable, out
-        index = hook or 0
-        if not -len(inputs) <= index < len(inputs):
-            raise IndexError('target_extractor {} is out of range: the model '
-                             'takes {} inputs'.format(index, len(inputs)))
-        clean = inputs[index]
-        if clean.dtype.kind != 'f':
-            raise TypeError(
-                'the saliency target, model input {}, has dtype {}: gradients '
-                'need floats. For integer inputs such as atom types, explain '
-                'the output of the embedding link with target_extractor='
-                'VariableMonitorLinkHook(embed_link)'.format(index,
-                                                             clean.dtype))
-        variable = chainer.Variable(substitute(clean))
+        index = hook or 0  # checked by _check_inputs
+        variable = chainer.Variable(substitute(inputs[index]))
         inputs[index] = variable
         return variable, self._call(inputs)
 
@@ -346,3 +408,34 @@ class BaseCalculator(object):
         point, _, _ = self._evaluate(group, numpy.zeros(1, numpy.int64),
                                      lambda p: p, train, False)
         return point.shape[2:]
+
+
+def _as_tuple(converted):
+    return tuple(converted) if isinstance(converted, (tuple, list)) else \
+        (converted,)
+
+
+def _as_array(value):
+    return value.array if isinstance(value, chainer.Variable) else value
+
+
+def _check_arity(eval_fun, inputs, arrays, label_hint):
+    """Raises a TypeError naming the arrays when ``eval_fun`` (a link's
+    ``forward`` for a link) cannot be called with ``inputs``."""
+    function = eval_fun
+    if isinstance(eval_fun, chainer.Link) and \
+            type(eval_fun).__call__ is chainer.Link.__call__:
+        function = eval_fun.forward  # Link.__call__ takes anything
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):  # builtins: nothing to check
+        return
+    try:
+        signature.bind(*inputs)
+    except TypeError as error:
+        name = getattr(function, '__qualname__', type(function).__name__)
+        raise TypeError(
+            'eval_fun {}{} cannot take the {} model input(s): {}. The '
+            'converter returned {}. {}'.format(
+                name, signature, len(inputs), error, arrays,
+                label_hint)) from error

@@ -8,13 +8,34 @@ import numpy
 from chainer.dataset import concat_examples
 
 
-def as_dataset(data):
-    """Accepts an array, a tuple of arrays or a dataset; returns a dataset."""
+def as_dataset(data, name='data'):
+    """Accepts an array, a tuple of arrays or a dataset; returns a dataset.
+    ``name`` is what the messages call ``data`` (``'probe'`` in a report).
+    """
+    if isinstance(data, (dict, str, bytes)):
+        raise TypeError(
+            '{} must be an array, a tuple of arrays such as (x, t), or a '
+            'dataset whose items are arrays or tuples of arrays; got a {} '
+            '{}. For named arrays pass them as a tuple, for example '
+            "(data['x'], data['t'])".format(
+                name, type(data).__name__, _short_repr(data)))
     if isinstance(data, tuple):
         data = chainer.datasets.TupleDataset(*data)
     if len(data) == 0:
-        raise ValueError('data is empty: nothing to explain')
+        raise ValueError('{} is empty: nothing to explain'.format(name))
     return data
+
+
+def _short_repr(value, limit=60):
+    text = ' '.join(repr(value).split())
+    return text if len(text) <= limit else text[:limit - 3] + '...'
+
+
+def describe_arrays(arrays):
+    """The dtypes and shapes of converted arrays, for messages."""
+    return ', '.join('{} {}'.format(getattr(a, 'dtype', type(a).__name__),
+                                    tuple(getattr(a, 'shape', ())))
+                     for a in arrays)
 
 
 def converted_groups(data, dataset, size, converter, device):
@@ -49,27 +70,36 @@ def split_label(converted, label_index):
         if not -len(arrays) <= label_index < len(arrays):
             raise IndexError(
                 'label_index {} is out of range: the converter returned '
-                '{} arrays'.format(label_index, len(arrays)))
+                '{} arrays ({})'.format(label_index, len(arrays),
+                                        describe_arrays(arrays)))
+        if len(arrays) == 1:
+            raise ValueError(
+                'label_index={} takes the only array the converter returned '
+                '({}), which leaves no model input: the data holds inputs '
+                'only. Leave label_index (and target=\'label\') out, or give '
+                '(input, label) items'.format(label_index,
+                                              describe_arrays(arrays)))
         labels = arrays.pop(label_index)
     if not arrays:
-        raise ValueError('no model inputs left after taking the label')
+        raise ValueError('the converter returned no arrays')
     return tuple(arrays), labels
 
 
-def concat_padded(results):
-    """Concatenates (M, B_i, ...) arrays along the item axis, zero-padding
-    the trailing axes to the largest size (molecules of different sizes)."""
+def concat_padded(results, axis=1):
+    """Concatenates arrays along the item ``axis`` (1 for samples shaped
+    (M, B_i, ...), 0 for inputs), zero-padding the axes after it to the
+    largest size (molecules of different sizes)."""
     if len(results) == 1:
         return results[0]
     ndim = {r.ndim for r in results}
     if len(ndim) != 1:
-        raise ValueError('groups gave targets of different ranks: {}'.format(
+        raise ValueError('groups gave arrays of different ranks: {}'.format(
             sorted(ndim)))
     shape = numpy.max([r.shape for r in results], axis=0)
-    padded = [numpy.pad(r, [(0, 0), (0, 0)] + [
-        (0, int(s) - d) for s, d in zip(shape[2:], r.shape[2:])])
+    padded = [numpy.pad(r, [(0, 0)] * (axis + 1) + [
+        (0, int(s) - d) for s, d in zip(shape[axis + 1:], r.shape[axis + 1:])])
         for r in results]
-    return numpy.concatenate(padded, axis=1)
+    return numpy.concatenate(padded, axis=axis)
 
 
 @contextlib.contextmanager

@@ -6,6 +6,7 @@ from chainer import backend
 from chainer.dataset import concat_examples
 
 from saliency_ext.calculators.base import BaseCalculator
+from saliency_ext.calculators.targets import PER_ITEM_HINT
 from saliency_ext.validation import is_int
 
 
@@ -49,6 +50,7 @@ class IntegratedGradientsCalculator(BaseCalculator):
         self._alphas = (numpy.arange(self.steps) + 0.5) / self.steps
 
     def compute(self, data, M=1, batchsize=16, converter=concat_examples,
+                retain_inputs=False, preprocess_fn=None, postprocess_fn=None,
                 train=False, noise_sampler=None, show_progress=False,
                 return_delta=False):
         """Computes saliency samples, as
@@ -67,8 +69,9 @@ class IntegratedGradientsCalculator(BaseCalculator):
         """
         want = return_delta or self.record_delta
         samples, deltas = self._compute(
-            data, M, batchsize, converter, train, noise_sampler,
-            show_progress, finish=self._delta if want else None)
+            data, M, batchsize, converter, retain_inputs, preprocess_fn,
+            postprocess_fn, train, noise_sampler, show_progress,
+            finish=self._delta if want else None)
         delta = numpy.concatenate(deltas, axis=1) if want else None
         if self.record_delta:
             self.last_delta = delta
@@ -128,7 +131,8 @@ class IntegratedGradientsCalculator(BaseCalculator):
                 lambda p, a=blocks % 2: self._interpolate(p, a), train, False)
             if values is None:
                 raise ValueError('record_delta needs an explained value per '
-                                 'item; eval_fun returned a scalar')
+                                 'item; eval_fun returned a scalar. ' +
+                                 PER_ITEM_HINT)
             ends.append(values)
         ends = group.xp.concatenate(ends).reshape(group.M, 2, group.size)
         total = samples.reshape(samples.shape[:2] + (-1,)).sum(axis=2)

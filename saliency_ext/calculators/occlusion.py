@@ -6,6 +6,7 @@ import numpy
 from chainer import backend
 
 from saliency_ext.calculators.base import BaseCalculator
+from saliency_ext.calculators.targets import PER_ITEM_HINT
 from saliency_ext.validation import is_int
 
 
@@ -45,6 +46,9 @@ class OcclusionCalculator(BaseCalculator):
             and width of ``(N, C, H, W)`` images, ``1`` for tables.
         stride (int or tuple of ints): Step between windows; defaults to 1.
         fill (float): The value an occluded window is filled with.
+        enable_backprop (bool): Record the graph in the forward passes
+            (``chainer.config.enable_backprop``), for models that need it;
+            occlusion itself takes no gradient.
         **kwargs: The options of
             :class:`~saliency_ext.calculators.base.BaseCalculator`.
     """
@@ -52,8 +56,9 @@ class OcclusionCalculator(BaseCalculator):
     needs_grad = False
 
     def __init__(self, model, *, size=1, slide_axis=(2, 3), stride=None,
-                 fill=0., **kwargs):
+                 fill=0., enable_backprop=False, **kwargs):
         super(OcclusionCalculator, self).__init__(model, **kwargs)
+        self.enable_backprop = bool(enable_backprop)
         axes = tuple(slide_axis) if isinstance(slide_axis, (tuple, list)) \
             else (slide_axis,)
         if not axes or not all(is_int(a) and a >= 1 for a in axes) or \
@@ -67,15 +72,15 @@ class OcclusionCalculator(BaseCalculator):
                                 'stride')
         self.fill = float(fill)
 
-    def compute(self, data, *args, **kwargs):
-        if kwargs.get('noise_sampler') is not None:
+    def _check_compute_args(self, M, batchsize, converter, noise_sampler,
+                            functions):
+        super(OcclusionCalculator, self)._check_compute_args(
+            M, batchsize, converter, noise_sampler, functions)
+        if noise_sampler is not None:
             raise ValueError(
                 'OcclusionCalculator takes no noise_sampler: the difference '
                 'between two independently noised rows would measure the '
                 'noise, not the window')
-        return super(OcclusionCalculator, self).compute(data, *args, **kwargs)
-
-    compute.__doc__ = BaseCalculator.compute.__doc__
 
     def settings(self):
         settings = super(OcclusionCalculator, self).settings()
@@ -147,7 +152,8 @@ class _OcclusionPlan(object):
         # this is the mean of f(x) - f(occluded) over the covering windows.
         if values is None:
             raise ValueError('OcclusionCalculator needs one explained value '
-                             'per item; eval_fun returned a scalar')
+                             'per item; eval_fun returned a scalar. ' +
+                             PER_ITEM_HINT)
         xp = backend.get_array_module(point)
         weights = xp.asarray(numpy.where(ks == 0, 1., -1.), point.dtype)
         masks = xp.ones((len(ks),) + tuple(self.item_shape), point.dtype)

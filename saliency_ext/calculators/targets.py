@@ -7,6 +7,12 @@ from saliency_ext.hooks import VariableMonitorLinkHook, link_path
 from saliency_ext.validation import is_int
 
 TARGET_CHOICES = ('top', 'label')
+#: How to explain one value per item instead of a scalar such as a mean loss.
+PER_ITEM_HINT = (
+    "Explain one value per item: return per-item values from eval_fun (for "
+    "a loss, F.softmax_cross_entropy(y, t, reduce='no')), or leave eval_fun "
+    "out and pick each item's class score with target='top' or "
+    "target='label' (with label_index).")
 
 
 def check_target_options(target_extractor, output_extractor, target,

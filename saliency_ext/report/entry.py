@@ -1,10 +1,12 @@
 """One named line of a saliency report: calculator, options, visualizer."""
+import inspect
 import numbers
 
 import numpy
 
 from saliency_ext.calculators.aggregation import check_method
 from saliency_ext.calculators.base import BaseCalculator
+from saliency_ext.calculators.data import as_dataset
 from saliency_ext.validation import is_int
 
 COMPUTE_OPTIONS = ('M', 'train', 'noise_sampler')
@@ -43,6 +45,12 @@ def _check_ch_axis(ch_axis):
             .format(ch_axis))
 
 
+def finite_rows(saliency):
+    """A bool per item of ``saliency`` ``(N, ...)``: whether its map is
+    finite everywhere."""
+    return numpy.isfinite(saliency.reshape(len(saliency), -1)).all(axis=1)
+
+
 def limits_of(saliency):
     """The colour scale that shows ``saliency`` whole: symmetric around zero
     for signed maps, ``(0, max)`` for non-negative ones."""
@@ -75,13 +83,20 @@ class ReportEntry(object):
         scale: ``None`` scales each map on its own; ``(vmin, vmax)`` fixes
             one scale for all; ``'first'`` gives each probe item the scale of
             its first report, so its maps compare across epochs.
-        include_mean (bool): Also draw the mean map over the probe (a
-            data-set level feature importance for tables).
+        include_mean (bool): Also draw the mean map over the probe items
+            whose maps are finite (a data-set level feature importance for
+            tables), titled with how many items it averages when the
+            visualizer takes a ``title``.
+        allow_batch_dependence (bool): Skip the start-up check that item
+            0's saliency is the same alone and beside a copy of itself. It
+            stops the run when ``eval_fun`` returns a mean (a
+            ``Classifier``'s loss), which divides the saliency by the rows
+            per pass; opt out only when the dependence is intended.
     """
 
     def __init__(self, calculator, visualizer, *, compute=None, method='raw',
                  ch_axis=None, visualize=None, item_kwargs=None, scale=None,
-                 include_mean=False):
+                 include_mean=False, allow_batch_dependence=False):
         if not isinstance(calculator, BaseCalculator):
             raise TypeError('calculator must be a saliency calculator, got '
                             '{!r}'.format(type(calculator).__name__))
@@ -116,6 +131,12 @@ class ReportEntry(object):
         self.item_kwargs = item_kwargs
         self.scale = scale
         self.include_mean = bool(include_mean)
+        self.allow_batch_dependence = bool(allow_batch_dependence)
+        try:
+            self._titled = 'title' in inspect.signature(
+                visualizer.visualize).parameters
+        except (TypeError, ValueError):
+            self._titled = False
 
     def settings(self):
         """A JSON-serialisable description of what makes the maps, saved
@@ -132,53 +153,79 @@ class ReportEntry(object):
                     method=self.method, ch_axis=self.ch_axis,
                     visualizer=type(self.visualizer).__name__)
 
-    def bind(self, indices, examples):
-        """Resolves ``item_kwargs`` for the probe: one dict per item."""
+    def item_arguments(self, index, example):
+        """The ``visualize`` keyword arguments of one probe item, from
+        ``item_kwargs``: ``index`` is its dataset index."""
         if self.item_kwargs is None:
-            return [{} for _ in indices]
+            return {}
         if callable(self.item_kwargs):
-            return [dict(self.item_kwargs(example)) for example in examples]
-        bound = []
-        for index in indices:
+            return dict(self.item_kwargs(example))
+        arguments = {}
+        for key, values in self.item_kwargs.items():
             try:
-                bound.append({key: values[index] for key, values in
-                              self.item_kwargs.items()})
+                arguments[key] = values[index]
             except (IndexError, KeyError, TypeError) as error:
                 raise ValueError(
-                    'item_kwargs must hold one value per probe dataset item; '
-                    'item {} is missing ({})'.format(index, error))
-        return bound
+                    'item_kwargs[{!r}] must hold one value per dataset item; '
+                    'it has none for dataset index {} ({}: {})'.format(
+                        key, index, type(error).__name__, error)) from error
+        return arguments
 
     def saliency(self, data, converter):
-        """Computes and aggregates the maps of ``data``: ``(N, ...)``."""
+        """Computes and aggregates the maps of ``data`` (an array, a tuple
+        of arrays or a list of items), all in one group: ``(N, ...)``."""
         samples = self.calculator.compute(
-            data, batchsize=len(data), converter=converter,
+            data, batchsize=len(as_dataset(data)), converter=converter,
             **self.compute_options)
         return self.calculator.aggregate(samples, method=self.method,
                                          ch_axis=self.ch_axis)
 
     def maps(self, saliency):
-        """The maps drawn: one per item, then the mean when asked for."""
+        """The maps drawn: one per item, then, when asked for, the mean of
+        the items whose maps are finite."""
         maps = [('item_{:02d}'.format(i), s) for i, s in enumerate(saliency)]
         if self.include_mean:
-            maps.append(('mean', saliency.mean(axis=0)))
+            finite = finite_rows(saliency)
+            maps.append(('mean', saliency[finite].mean(axis=0) if finite.any()
+                         else numpy.full(saliency.shape[1:], numpy.nan)))
         return maps
+
+    def mean_title(self, saliency):
+        """The title of the mean picture: how many items it averages."""
+        n, finite = len(saliency), int(finite_rows(saliency).sum())
+        if finite == n:
+            return 'mean of {} probe items'.format(n)
+        return 'mean of {} of {} probe items ({} not finite)'.format(
+            finite, n, n - finite)
 
     def limits(self, saliency):
         """The per-map ``(vmin, vmax)`` that shows these maps whole: what
         ``scale='first'`` keeps from the first report."""
         return numpy.array([limits_of(m) for _, m in self.maps(saliency)])
 
-    def render(self, saliency, bound, limits=None):
+    def render(self, saliency, bound, limits=None, *, on_error=None):
         """Draws the maps. ``limits``, shaped ``(n_maps, 2)``, fixes each
         map's ``(vmin, vmax)``; without it each map is scaled by the
-        visualizer's own scaler. Returns ``(name, rgb)`` pairs."""
+        visualizer's own scaler. Returns ``(name, rgb)`` pairs.
+
+        A map that fails to draw raises, or, with ``on_error``, takes the
+        picture ``on_error(position, name, error)`` returns, so that one
+        item does not take the others' pictures with it.
+        """
         from saliency_ext.visualizers import FixedScaler
         pictures = []
         for i, (name, item) in enumerate(self.maps(saliency)):
             kwargs = dict(self.visualize_options)
             kwargs.update(bound[i] if i < len(bound) else {})
+            if name == 'mean' and self._titled and 'title' not in kwargs:
+                kwargs['title'] = self.mean_title(saliency)
             if limits is not None:
                 kwargs['scaler'] = FixedScaler(*limits[i])
-            pictures.append((name, self.visualizer.visualize(item, **kwargs)))
+            try:
+                rgb = self.visualizer.visualize(item, **kwargs)
+            except Exception as error:
+                if on_error is None:
+                    raise
+                rgb = on_error(i, name, error)
+            pictures.append((name, rgb))
         return pictures

@@ -7,7 +7,6 @@ import warnings
 
 import chainer
 import numpy
-from chainer import backend
 from chainer.dataset import concat_examples
 from chainer.training import extension
 from chainer.training import trigger as trigger_module
@@ -15,9 +14,13 @@ from chainer.training.triggers import ManualScheduleTrigger
 
 from saliency_ext.random_state import preserved_random_state
 from saliency_ext.report.background import BackgroundWriter
-from saliency_ext.report.entry import ReportEntry
-from saliency_ext.report.probe import choose_probe
+from saliency_ext.report.entry import ReportEntry, finite_rows
+from saliency_ext.report.errors import (SaliencyReportError, describe,
+                                        describe_nonfinite, nonfinite_items,
+                                        subject, wrap)
+from saliency_ext.report.probe import Probe, choose_probe
 from saliency_ext.report.series import EntrySeries
+from saliency_ext.report.startup import check_start
 from saliency_ext.sinks.base import ReportSink
 from saliency_ext.sinks.files import FilesSink
 from saliency_ext.sinks.layout import ReportLayout
@@ -138,14 +141,11 @@ class SaliencyReport(extension.Extension):
                  tensorboard=None, step='epoch', strict=False,
                  background=True, sinks=()):
         entries = _entries(entries)
-        _, self._indices, self._examples = choose_probe(
+        _, indices, examples = choose_probe(
             probe, size=probe_size, seed=seed, indices=probe_indices)
-        self._series = {name: EntrySeries(name, entry, self._indices,
-                                          self._examples)
+        self._probe = Probe(indices, examples, converter)
+        self._series = {name: EntrySeries(name, entry, indices, examples)
                         for name, entry in entries.items()}
-        if not callable(converter):
-            raise TypeError('converter must be callable, got {!r}'.format(
-                converter))
         if step not in STEPS:
             raise ValueError("step must be 'epoch' or 'iteration', got {!r}"
                              .format(step))
@@ -153,7 +153,6 @@ class SaliencyReport(extension.Extension):
             raise ValueError('out_dir must be a non-empty folder name, got '
                              '{!r}'.format(out_dir))
         self.trigger = _trigger(trigger)
-        self._converter = converter
         self._initial = initial
         self._out_dir = out_dir
         self._tensorboard = tensorboard
@@ -195,17 +194,17 @@ class SaliencyReport(extension.Extension):
     @property
     def probe_indices(self):
         """list of int: The probe items' positions in the probe data."""
-        return list(self._indices)
+        return list(self._probe.indices)
 
     @property
     def probe_examples(self):
         """list: The probe items, as the dataset holds them."""
-        return list(self._examples)
+        return list(self._probe.examples)
 
     @property
     def converter(self):
         """callable: What turns a list of probe items into model inputs."""
-        return self._converter
+        return self._probe.converter
 
     @property
     def layout(self):
@@ -230,9 +229,11 @@ class SaliencyReport(extension.Extension):
             self.run(trainer.updater.epoch, trainer.updater.iteration)
 
     def setup(self, out, *, tensorboard=None):
-        """Opens the sinks under the folder ``out`` (the trainer's ``out``)
-        and tries every entry on the first probe item. Called by
-        ``initialize``; the replay script calls it directly.
+        """Runs the start-up check (:func:`~saliency_ext.report.startup.
+        check_start`: the whole probe converted, every item's visualizer
+        arguments checked, every entry tried on the first probe item), then
+        opens the sinks under the folder ``out`` (the trainer's ``out``).
+        Called by ``initialize``; the replay script calls it directly.
 
         Args:
             out (str): The folder the report folder goes in.
@@ -241,6 +242,7 @@ class SaliencyReport(extension.Extension):
         """
         if tensorboard is not None:
             self._tensorboard = tensorboard
+        check_start(self._series, self._probe, strict=self._strict)
         self._layout = ReportLayout(os.path.join(out, self._out_dir))
         self._writer = BackgroundWriter(self._background)
         self._sinks = [FilesSink(self._layout)]
@@ -249,8 +251,8 @@ class SaliencyReport(extension.Extension):
         self._sinks += self._user_sinks
         for sink in self._sinks:
             sink.open(out)
-        self._check_entries()
-        self._write_probe()
+        self._layout.write_probe(numpy.asarray(self._probe.indices),
+                                 self._probe.arrays)
 
     def __call__(self, trainer):
         updater = trainer.updater
@@ -300,29 +302,6 @@ class SaliencyReport(extension.Extension):
 
     # -- the work -------------------------------------------------------------
 
-    def _check_entries(self):
-        """Fail fast: every entry runs on the first probe item at the start,
-        so a bad configuration stops the run now, not at the first
-        trigger."""
-        with preserved_random_state():
-            for name, series in self._series.items():
-                try:
-                    saliency = series.entry.saliency(self._examples[:1],
-                                                     self._converter)
-                    series.render(saliency, items=[0])
-                except Exception as error:
-                    raise type(error)(
-                        'SaliencyReport entry {!r} failed on probe item 0 '
-                        '(dataset index {}): {}'.format(
-                            name, self._indices[0], error)) from error
-
-    def _write_probe(self):
-        converted = self._converter(self._examples, None)
-        arrays = converted if isinstance(converted, tuple) else (converted,)
-        self._layout.write_probe(
-            numpy.asarray(self._indices),
-            [backend.CpuDevice().send(a) for a in arrays])
-
     def run(self, epoch, iteration, *, entries=None):
         """Makes one report, stamped with ``epoch`` and ``iteration``, of
         every entry or of the entries named in ``entries``."""
@@ -350,17 +329,12 @@ class SaliencyReport(extension.Extension):
         start = time.perf_counter()
         saliency, error = None, None
         try:
-            saliency = series.entry.saliency(self._examples, self._converter)
+            saliency = series.entry.saliency(*self._probe.data())
         except Exception as e:
             error = self._failure(name, epoch, e)
         seconds = time.perf_counter() - start
-        if saliency is not None and not numpy.isfinite(saliency).all():
-            bad = numpy.flatnonzero(~numpy.isfinite(saliency).reshape(
-                len(saliency), -1).all(axis=1))
-            error = self._failure(name, epoch, FloatingPointError(
-                'NaN or infinite saliency for probe items {} (dataset indices '
-                '{}): check the model for diverging outputs'.format(
-                    bad.tolist(), [self._indices[i] for i in bad])))
+        if saliency is not None:
+            error = self._check_finite(name, epoch, saliency)
         moved, limits = None, None
         if saliency is not None:
             moved = series.advance(saliency, epoch, iteration, self._session)
@@ -368,7 +342,10 @@ class SaliencyReport(extension.Extension):
         record = dict(entry=name, epoch=int(epoch), iteration=int(iteration),
                       session=self._session, step=self._step,
                       settings=series.entry.settings(), seconds=seconds,
-                      rank_corr=_finite_or_none(moved), error=error)
+                      rank_corr=_finite_or_none(moved), error=error,
+                      failed_items=[])
+        if saliency is not None and series.entry.include_mean:
+            record['mean_items'] = int(finite_rows(saliency).sum())
         observation = {'saliency/{}/seconds'.format(name): seconds}
         if moved is not None:
             observation['saliency/{}/rank_corr'.format(name)] = moved
@@ -379,17 +356,11 @@ class SaliencyReport(extension.Extension):
         report to every sink, flushes them, then lists it in the index."""
         pictures = {}
         if saliency is not None:
-            try:
-                pictures = dict(series.render(saliency, limits=limits))
-            except Exception as e:
-                record['error'] = record['error'] or '{}: {}'.format(
-                    type(e).__name__, e)
-                if self._strict:
-                    raise
-                warnings.warn('SaliencyReport entry {!r} at epoch {}: could '
-                              'not draw: {}'.format(series.name,
-                                                    record['epoch'],
-                                                    record['error']))
+            rendering = series.render(saliency, limits=limits,
+                                      placeholders=True)
+            pictures = dict(rendering.pictures)
+            if rendering.failures:
+                self._drawing_failed(record, rendering)
         arrays = {} if saliency is None else {'saliency': saliency}
         record['files'] = self._layout.report_files(
             record['entry'], record['epoch'], record['iteration'],
@@ -402,16 +373,63 @@ class SaliencyReport(extension.Extension):
         self._layout.append(record)
 
     def _failure(self, name, epoch, error):
+        """A computation that raised: raised again, wrapped, when strict;
+        else warned about and returned in words for the index."""
         if self._strict:
-            raise error
-        message = '{}: {}'.format(type(error).__name__, error)
-        warnings.warn('SaliencyReport entry {!r} at epoch {}: {}'.format(
-            name, epoch, message))
+            raise wrap(error, 'failed at epoch {}'.format(epoch),
+                       entry=name) from error
+        message = describe(error)
+        warnings.warn('{} at epoch {}: {}'.format(subject(name), epoch,
+                                                  message))
         return message
+
+    def _check_finite(self, name, epoch, saliency):
+        """Names the probe items whose saliency holds NaN or infinite
+        values: raised when strict, else warned about and returned in
+        words for the index (None when every map is finite)."""
+        nan, inf = nonfinite_items(saliency)
+        if not (nan or inf):
+            return None
+        indices = self._probe.indices
+        message = 'saliency holds {}: check the model for diverging ' \
+            'outputs and the probe for non-finite inputs'.format(
+                describe_nonfinite(nan, inf, indices))
+        if self._strict:
+            items = sorted(set(nan + inf))
+            raise SaliencyReportError(
+                '{} at epoch {}: {}'.format(subject(name), epoch, message),
+                entry=name, items=items, indices=[indices[i] for i in items])
+        warnings.warn('{} at epoch {}: {}'.format(subject(name), epoch,
+                                                  message))
+        return message
+
+    def _drawing_failed(self, record, rendering):
+        """Pictures that could not be drawn: raised, wrapped, when strict;
+        else recorded (they are placeholders) and warned about."""
+        failures = rendering.failures
+        if self._strict:
+            first = failures[0]
+            items = [] if first['item'] is None else [first['item']]
+            raise wrap(rendering.errors[0], 'could not draw {} at epoch '
+                       '{}'.format('{items}' if items else 'the {} picture'
+                                   .format(first['picture']), record['epoch']),
+                       entry=record['entry'], items=items,
+                       indices=[first['index']] if items else []
+                       ) from rendering.errors[0]
+        record['failed_items'] = failures
+        message = 'could not draw {}'.format('; '.join(
+            '{} ({})'.format(f['picture'], f['error']) if f['item'] is None
+            else 'probe item {} (dataset index {}): {}'.format(
+                f['item'], f['index'], f['error']) for f in failures))
+        record['error'] = record['error'] or message
+        warnings.warn('{} at epoch {}: {}; drawn as placeholders'.format(
+            subject(record['entry']), record['epoch'], message))
 
     def _raise_or_warn(self, errors):
         for error in errors:
             if self._strict:
-                raise error
+                if isinstance(error, SaliencyReportError):
+                    raise error
+                raise wrap(error, 'could not write a report') from error
             warnings.warn('SaliencyReport could not write a report: {}'
                           .format(error))

@@ -1,10 +1,32 @@
 """One entry's series of reports: what each report continues from the last.
 The extension and the replay both keep one per entry."""
+import typing
+
 import numpy
 
 from saliency_ext.report.entry import limits_of
+from saliency_ext.report.errors import describe, wrap
 from saliency_ext.report.metrics import mean_rank_correlation
+from saliency_ext.report.placeholder import SIZE as PLACEHOLDER_SIZE
+from saliency_ext.report.placeholder import placeholder
 from saliency_ext.sinks.layout import training_order
+
+
+class Rendering(typing.NamedTuple):
+    """The pictures of one report of an entry.
+
+    Attributes:
+        pictures (list): ``(name, rgb)`` pairs, one per map.
+        failures (list): One dict per map that could not be drawn and was
+            replaced by a placeholder: ``picture`` (its name), ``item`` and
+            ``index`` (probe position and dataset index, None for the mean)
+            and ``error`` (the error in words), as the index records them.
+        errors (list): The exceptions of the failures, in their order.
+    """
+
+    pictures: list
+    failures: list
+    errors: list
 
 
 class EntrySeries(object):
@@ -27,7 +49,15 @@ class EntrySeries(object):
     def __init__(self, name, entry, indices, examples):
         self.name = name
         self.entry = entry
-        self.item_kwargs = entry.bind(indices, examples)
+        self.indices = list(indices)
+        self.item_kwargs = []
+        for position, (index, example) in enumerate(zip(indices, examples)):
+            try:
+                self.item_kwargs.append(entry.item_arguments(index, example))
+            except Exception as error:
+                raise wrap(error, 'cannot take the item_kwargs of {items}',
+                           entry=name, items=[position],
+                           indices=[index]) from error
         self.first_limits = None
         self.previous = None
         self.last = None  # (epoch, iteration, session) of self.previous
@@ -69,15 +99,39 @@ class EntrySeries(object):
         return numpy.array([limits_of(numpy.stack(maps))
                             for maps in zip(*per_report)])
 
-    def render(self, saliency, limits=None, items=None):
+    def render(self, saliency, limits=None, items=None, *,
+               placeholders=False):
         """Draws the maps of ``saliency`` with the series' limits (or the
         ``limits`` given); ``items`` are the probe positions of its rows
-        when it holds only some. Returns ``(name, rgb)`` pairs."""
-        bound = self.item_kwargs if items is None else \
-            [self.item_kwargs[i] for i in items]
+        when it holds only some.
+
+        A map that cannot be drawn raises, or, with ``placeholders``, is
+        drawn as a placeholder that names the item and the error, the size
+        of the other pictures. Returns a :class:`Rendering`.
+        """
+        items = list(range(len(saliency))) if items is None else list(items)
+        bound = [self.item_kwargs[i] for i in items]
         if limits is None:
             limits = self.limits(saliency)
-        return self.entry.render(saliency, bound, limits)
+        failures, errors = [], []
+
+        def failed(position, name, error):
+            item = items[position] if position < len(items) else None
+            errors.append(error)
+            failures.append(dict(
+                picture=name, item=item, error=describe(error),
+                index=None if item is None else self.indices[item]))
+            return None
+
+        pictures = self.entry.render(saliency, bound, limits,
+                                     on_error=failed if placeholders else None)
+        drawn = [rgb for _, rgb in pictures if rgb is not None]
+        size = (drawn[0].shape[1], drawn[0].shape[0]) if drawn else \
+            PLACEHOLDER_SIZE
+        texts = {f['picture']: _placeholder_text(f) for f in failures}
+        pictures = [(name, placeholder(texts[name], size) if rgb is None
+                     else rgb) for name, rgb in pictures]
+        return Rendering(pictures, failures, errors)
 
     # -- across runs ----------------------------------------------------------
 
@@ -140,3 +194,13 @@ class EntrySeries(object):
                          record['session'])
         elif not mine:
             self.previous = self.last = None
+
+
+def _placeholder_text(failure):
+    """What a placeholder says: which picture, and why it is missing."""
+    if failure['item'] is None:
+        which = 'The {} picture'.format(failure['picture'])
+    else:
+        which = 'Probe item {} (dataset index {})'.format(
+            failure['item'], failure['index'])
+    return [which + ' could not be drawn:', failure['error']]

@@ -2,6 +2,7 @@
 
 from saliency_ext.visualizers.base import BaseVisualizer  # NOQA
 from saliency_ext.visualizers.colors import red_blue  # NOQA
+from saliency_ext.visualizers.colors import red_blue_cmap  # NOQA
 from saliency_ext.visualizers.image import ImageVisualizer  # NOQA
 from saliency_ext.visualizers.mol import MolVisualizer  # NOQA
 from saliency_ext.visualizers.mol import SmilesVisualizer  # NOQA

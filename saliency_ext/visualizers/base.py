@@ -2,6 +2,7 @@
 missing values, the output contract."""
 
 import functools
+import inspect
 import os
 import typing
 import warnings
@@ -49,6 +50,38 @@ class ScaledSaliency(typing.NamedTuple):
     signed: bool
 
 
+def check_bbox_inches(bbox_inches):
+    """Accept Chainer Chemistry's ``bbox_inches`` where it changes nothing here.
+
+    Pictures are drawn to their content, with no figure margin to trim, so ``'tight'`` (its
+    default) and ``None`` are taken; anything else cannot be honoured.
+    """
+    if bbox_inches not in (None, 'tight'):
+        raise ValueError(f"bbox_inches={bbox_inches!r} cannot be honoured: pictures are drawn "
+                         "to their content without a figure margin, so only 'tight' or None "
+                         "are taken; crop the returned array (rgb[top:bottom, left:right]) "
+                         "to keep part of it")
+
+
+def add_title(rgb, title, size):
+    """``rgb`` under a white band with ``title`` centred in it, drawn with PIL.
+
+    Args:
+        rgb (numpy.ndarray): the picture, ``uint8`` ``(H, W, 3)``.
+        title (str): the text.
+        size (int): font size in pixels; the band is 1.8 times as high.
+    """
+    image_module = require('PIL.Image', 'drawing a title')
+    image_draw = require('PIL.ImageDraw', 'drawing a title')
+    band = round(1.8 * size)
+    height, width = rgb.shape[:2]
+    picture = image_module.new('RGB', (width, height + band), 'white')
+    picture.paste(image_module.fromarray(np.ascontiguousarray(rgb)), (0, band))
+    image_draw.Draw(picture).text((width / 2, band / 2), title, fill=(0, 0, 0),
+                                  font=default_font(size), anchor='mm')
+    return np.asarray(picture)
+
+
 class BaseVisualizer:
     """A visualizer turns one saliency array into an RGB picture and optionally a file.
 
@@ -63,6 +96,17 @@ class BaseVisualizer:
     def visualize(self, saliency, *args, **kwargs):
         """Draw ``saliency``; see the subclass for the arguments."""
         raise NotImplementedError
+
+    def check_arguments(self, **kwargs):
+        """Check keyword arguments of :meth:`visualize`, other than the saliency, without
+        drawing: a report checks each probe item's arguments when training starts.
+
+        Raises:
+            TypeError: for an argument ``visualize`` does not take, or a missing one.
+            ValueError: as ``visualize`` would for a value it cannot draw (subclasses check
+                what they can without the saliency).
+        """
+        inspect.signature(self.visualize).bind(None, **kwargs)
 
     def _output_extension(self, save_filepath):
         """Check ``save_filepath`` before any drawing; return its extension or ``None``."""

@@ -39,6 +39,10 @@ def red_blue(value):
     return _WHITE + np.abs(value) * (end - _WHITE)
 
 
+#: Chainer Chemistry's name of :func:`red_blue`, the default ``color_fn`` of molecules.
+red_blue_cmap = red_blue
+
+
 def lookup_table(cmap, signed):
     """Sample a colour map into a table of 256 RGB ``uint8`` colours.
 

@@ -1,19 +1,23 @@
 """ImageVisualizer: a saliency map laid over its input image."""
 
 import numbers
+import sys
 
 import numpy as np
 
 from saliency_ext.optional import require
 from saliency_ext.visualizers import colors, scalers
-from saliency_ext.visualizers.base import BaseVisualizer, default_font, \
-    to_numpy
+from saliency_ext.visualizers.base import BaseVisualizer, add_title, \
+    check_bbox_inches, to_numpy
 
 # How far the aspect ratios of map and image may differ: coarse maps (occlusion windows)
 # round their sides, a transposed map or a CHW/HWC mix-up differs by far more.
 _MAX_ASPECT_MISMATCH = 1.5
 _FIGURE_HEIGHT = 4.0  # inches, for the figure drawn with a colorbar
 _TITLE_SIZE = 13  # pixels, title font without a colorbar
+# PIL modes with more than 8 bits of grey, read as numbers and stretched like float images.
+_WIDE_GREY_MODES = ('I', 'I;16', 'I;16B', 'I;16L', 'F')
+_CHANNELS = (1, 2, 3, 4)
 
 
 def _as_map(saliency):
@@ -43,26 +47,58 @@ def _to_uint8(array):
     return np.rint(unit * 255).astype(np.uint8)
 
 
-def _background(image, map_shape):
-    """The input image as ``uint8`` ``(H, W, 3)``, checked against the map's shape.
+def _pil_pixels(image):
+    """A PIL image's pixels: ``(H, W)``, ``(H, W, 3)`` or, with transparency, ``(H, W, 4)``."""
+    if image.mode in _WIDE_GREY_MODES:
+        return np.asarray(image, dtype=np.float32)
+    if image.mode in ('L', 'RGB', 'RGBA'):
+        return np.asarray(image)
+    transparent = 'A' in image.getbands() or 'transparency' in image.info
+    return np.asarray(image.convert('RGBA' if transparent else 'RGB'))
 
-    2-D images are grayscale. A 3-D image is CHW when its first axis has 1 or 3 entries and its
-    last does not, otherwise HWC.
+
+def _over_white(array):
+    """``uint8`` pixels ``(H, W, 1 or 3)``; a last channel of alpha (2 or 4 channels) is
+    composited over white."""
+    if array.shape[-1] in (1, 3):
+        return _to_uint8(array)
+    colour = _to_uint8(array[..., :-1]).astype(np.uint16)
+    alpha = _to_uint8(array[..., -1:]).astype(np.uint16)
+    return ((colour * alpha + 255 * (255 - alpha) + 127) // 255).astype(np.uint8)
+
+
+def image_pixels(image):
+    """The input image as ``uint8`` ``(H, W, 1 or 3)``.
+
+    Takes PIL images of any mode and numpy or cupy arrays. 2-D arrays are grayscale. A 3-D
+    array is CHW when its first axis has 1 to 4 entries and its last does not, otherwise HWC;
+    2 or 4 channels end with alpha, which is composited over white, as are transparent PIL
+    images.
     """
-    array = to_numpy(image, dtype=None)
-    if array.ndim == 3 and array.shape[0] in (1, 3) and array.shape[-1] not in (1, 3):
+    pil = sys.modules.get('PIL.Image')  # an image cannot be PIL's unless PIL is imported
+    if pil is not None and isinstance(image, pil.Image):
+        array = _pil_pixels(image)
+    else:
+        array = to_numpy(image, dtype=None)
+    if array.ndim == 3 and array.shape[0] in _CHANNELS and array.shape[-1] not in _CHANNELS:
         array = array.transpose(1, 2, 0)
     elif array.ndim == 2:
         array = array[..., None]
-    if array.ndim != 3 or array.shape[-1] not in (1, 3):
-        raise ValueError(f'image must be (H, W), (C, H, W) or (H, W, C) with 1 or 3 channels, '
-                         f'got shape {array.shape}')
+    if array.ndim != 3 or array.shape[-1] not in _CHANNELS:
+        raise ValueError(f'image must be a PIL image or an array (H, W), (C, H, W) or '
+                         f'(H, W, C) with 1 to 4 channels (2 and 4 with alpha), got shape '
+                         f'{array.shape}')
+    return _over_white(array)
+
+
+def _background(image, map_shape):
+    """The input image as ``uint8`` ``(H, W, 3)``, checked against the map's shape."""
+    array = image_pixels(image)
     mismatch = (map_shape[0] / map_shape[1]) / (array.shape[0] / array.shape[1])
     if not 1 / _MAX_ASPECT_MISMATCH <= mismatch <= _MAX_ASPECT_MISMATCH:
         raise ValueError(f'a saliency map of shape {map_shape} cannot be laid over an image of '
                          f'shape {array.shape[:2]} (H, W): their aspect ratios differ; is one '
                          'of them transposed, or the image CHW read as HWC?')
-    array = _to_uint8(array)
     return np.broadcast_to(array, array.shape[:2] + (3,))
 
 
@@ -88,19 +124,6 @@ def _resize(scaled, shape):
                            missing=np.asarray(missing, dtype=bool))
 
 
-def _add_title(rgb, title):
-    """``rgb`` under a white band with ``title`` centred in it, drawn with PIL."""
-    image_module = require('PIL.Image', 'ImageVisualizer (title)')
-    image_draw = require('PIL.ImageDraw', 'ImageVisualizer (title)')
-    band = round(1.8 * _TITLE_SIZE)
-    height, width = rgb.shape[:2]
-    picture = image_module.new('RGB', (width, height + band), 'white')
-    picture.paste(image_module.fromarray(rgb), (0, band))
-    image_draw.Draw(picture).text((width / 2, band / 2), title, fill=(0, 0, 0),
-                                  font=default_font(_TITLE_SIZE), anchor='mm')
-    return np.asarray(picture)
-
-
 class ImageVisualizer(BaseVisualizer):
     """Draw an image saliency map, alone or alpha-blended over the input image.
 
@@ -121,7 +144,7 @@ class ImageVisualizer(BaseVisualizer):
         self.dpi = dpi
 
     def visualize(self, saliency, image=None, save_filepath=None, scaler=scalers.abs_max_scaler,
-                  title=None, cmap=None, alpha=0.5, show_colorbar=False, *,
+                  title=None, cmap=None, alpha=0.5, show_colorbar=False, bbox_inches=None, *,
                   clip_percentile=None):
         """Draw ``saliency`` over ``image``.
 
@@ -129,10 +152,12 @@ class ImageVisualizer(BaseVisualizer):
             saliency (numpy.ndarray or cupy.ndarray): the map, ``(H, W)`` or with one channel
                 axis of size 1 (``(1, H, W)`` or ``(H, W, 1)``); NaN and infinite entries are
                 drawn grey, with a warning.
-            image (numpy.ndarray or cupy.ndarray): the input image, ``(H, W)`` grayscale or
-                ``(C, H, W)`` / ``(H, W, C)`` with 1 or 3 channels, of any size: the map is
-                resized to it. Float images in ``[0, 1]``, integer images in ``0..255``, other
-                float images are stretched. ``None`` draws the map alone.
+            image (PIL.Image.Image, numpy.ndarray or cupy.ndarray): the input image of any
+                size (the map is resized to it): a PIL image of any mode, or an array
+                ``(H, W)`` grayscale or ``(C, H, W)`` / ``(H, W, C)`` with 1 or 3 channels, or
+                2 or 4 whose last is alpha. Transparent images are composited over white.
+                Float images in ``[0, 1]``, integer images in ``0..255``, other float images
+                are stretched. ``None`` draws the map alone.
             save_filepath (str or None): a ``.png`` file to write the picture to.
             scaler: a scaler from :mod:`saliency_ext.visualizers.scalers` (for example
                 ``FixedScaler(vmin, vmax)`` to share one colour scale between pictures), a
@@ -144,6 +169,8 @@ class ImageVisualizer(BaseVisualizer):
             alpha (float): opacity of the map over the image, in ``[0, 1]``.
             show_colorbar (bool): add a colorbar labelled in raw saliency units (drawn with
                 matplotlib).
+            bbox_inches: Chainer Chemistry's ``savefig`` option: ``'tight'`` and ``None`` are
+                taken (the picture has no margin to trim); anything else is refused.
             clip_percentile (float or None): clip magnitudes above this percentile of the
                 magnitudes before scaling, for example 99 for SmoothGrad; ``None`` keeps all.
 
@@ -156,6 +183,7 @@ class ImageVisualizer(BaseVisualizer):
                 ``save_filepath`` that is not ``.png``.
         """
         self._output_extension(save_filepath)
+        check_bbox_inches(bbox_inches)
         if not (isinstance(alpha, numbers.Real) and 0 <= alpha <= 1):
             raise ValueError(f'alpha must be a number in [0, 1], got {alpha!r}')
         saliency = _as_map(saliency)
@@ -172,8 +200,16 @@ class ImageVisualizer(BaseVisualizer):
         if show_colorbar:
             rgb = self._figure(rgb, lut, scaled.limits, title)
         elif title:
-            rgb = _add_title(rgb, title)
+            rgb = add_title(rgb, title, _TITLE_SIZE)
         return self._write(rgb, save_filepath)
+
+    def check_arguments(self, **kwargs):
+        """Check :meth:`visualize`'s arguments other than the saliency, without drawing:
+        the image is converted (a PIL image, an array of 1 to 4 channels)."""
+        super().check_arguments(**kwargs)
+        if kwargs.get('image') is not None:
+            image_pixels(kwargs['image'])
+        check_bbox_inches(kwargs.get('bbox_inches'))
 
     def _figure(self, rgb, lut, limits, title):
         """Redraw ``rgb`` in a matplotlib figure with a colorbar in raw units, and a title."""

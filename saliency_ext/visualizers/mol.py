@@ -120,6 +120,15 @@ class MolVisualizer(BaseVisualizer):
         return self._write(rgb, save_filepath, png=png, svg=lambda: self._draw(
             draw.MolDraw2DSVG(*self.size), mol, highlights, legend))
 
+    def check_arguments(self, **kwargs):
+        """Check :meth:`visualize`'s arguments other than the saliency, without drawing:
+        ``mol`` must be an RDKit molecule."""
+        super().check_arguments(**kwargs)
+        chem = require('rdkit.Chem', type(self).__name__)
+        if 'mol' in kwargs and not isinstance(kwargs['mol'], chem.Mol):
+            mol = kwargs['mol']
+            raise TypeError(f'mol must be an rdkit.Chem.Mol, got {type(mol).__name__}: {mol!r}')
+
     @staticmethod
     def _atom_saliency(saliency, n_atoms):
         """The saliency of the molecule's atoms, without the padding that may follow."""
@@ -153,6 +162,13 @@ class SmilesVisualizer(MolVisualizer):
 
     The constructor's arguments are those of :class:`MolVisualizer`.
     """
+
+    def check_arguments(self, **kwargs):
+        """Check :meth:`visualize`'s arguments other than the saliency, without drawing:
+        RDKit must parse ``smiles``."""
+        super().check_arguments(**kwargs)
+        if 'smiles' in kwargs:
+            smiles_to_mol(kwargs['smiles'])
 
     def visualize(self, saliency, smiles, save_filepath=None, visualize_ratio=1.0,
                   color_fn=colors.red_blue, scaler=scalers.abs_max_scaler, legend='',

@@ -14,8 +14,8 @@ import numpy as np
 
 from saliency_ext.optional import require
 from saliency_ext.visualizers import colors, scalers
-from saliency_ext.visualizers.base import BaseVisualizer, default_font, \
-    to_numpy
+from saliency_ext.visualizers.base import BaseVisualizer, check_bbox_inches, \
+    default_font, to_numpy
 
 SORTS = ('descending', 'ascending', 'none')
 _PAD = 8  # pixels around the chart and between the labels and the bars
@@ -41,6 +41,28 @@ class _Chart(typing.NamedTuple):
     rects: list
     lines: list
     texts: list
+
+
+class _Style(typing.NamedTuple):
+    """What the caller chose about the chart's look: a title, one colour for every bar
+    (``None``: red or blue by sign) as ``uint8`` RGB, and the value axis label."""
+
+    title: typing.Optional[str]
+    color: typing.Optional[tuple]
+    xlabel: typing.Optional[str]
+
+
+def _bar_colour(color):
+    """A matplotlib colour (``'b'``, ``'tab:blue'``, ``'#1f77b4'``, an RGB tuple) as ``uint8``
+    RGB; ``None`` stays ``None``."""
+    if color is None:
+        return None
+    to_rgb = require('matplotlib.colors', 'TableVisualizer (color)').to_rgb
+    try:
+        return tuple(colors.to_uint8(to_rgb(color)).tolist())
+    except ValueError as error:
+        raise ValueError(f'color must be a matplotlib colour such as \'b\' or \'#1f77b4\', '
+                         f'or None for red and blue by sign; got {color!r}') from error
 
 
 def _order(scaled, sort):
@@ -138,22 +160,32 @@ class TableVisualizer(BaseVisualizer):
         self.bar_height = int(bar_height)
         self.font_size = int(font_size)
 
-    def visualize(self, saliency, feature_names=None, num_visualize=-1,
-                  scaler=scalers.abs_max_scaler, sort='descending', save_filepath=None):
+    def visualize(self, saliency, feature_names=None, save_filepath=None, num_visualize=-1,
+                  scaler=scalers.abs_max_scaler, sort='descending', title=None, color=None,
+                  xlabel=None, bbox_inches=None):
         """Draw the saliency of each feature as a bar.
+
+        The arguments are Chainer Chemistry's, in its order.
 
         Args:
             saliency (numpy.ndarray or cupy.ndarray): 1-D, one value per feature. NaN and
                 infinite values get no bar and a grey "(missing)" label, with a warning.
             feature_names (sequence of str or None): one name per feature; ``None`` names
                 them ``x0``, ``x1``, ... Long names are shortened with an ellipsis.
+            save_filepath (str or None): a ``.png`` or ``.svg`` file to write the chart to.
             num_visualize (int): how many bars to draw, the first ones in drawing order;
                 ``-1`` draws all.
             scaler: a scaler from :mod:`saliency_ext.visualizers.scalers`, a function or
                 ``None``; see :func:`~saliency_ext.visualizers.scalers.apply_scaler`.
             sort (str): ``'descending'`` puts the largest magnitude on top, ``'ascending'``
                 the smallest, ``'none'`` keeps the features' order.
-            save_filepath (str or None): a ``.png`` or ``.svg`` file to write the chart to.
+            title (str or None): a title above the chart.
+            color: one matplotlib colour for every bar (``'b'``, ``'#1f77b4'``); ``None``
+                draws positive bars red and negative ones blue.
+            xlabel (str or None): the value axis label; ``None`` says how the values were
+                scaled.
+            bbox_inches: Chainer Chemistry's ``savefig`` option: ``'tight'`` and ``None`` are
+                taken (the chart has no margin to trim); anything else is refused.
 
         Returns:
             numpy.ndarray: the chart, ``uint8`` ``(H, W, 3)``.
@@ -163,6 +195,8 @@ class TableVisualizer(BaseVisualizer):
                 ``num_visualize`` or ``sort`` is not valid, or the file extension is unknown.
         """
         self._output_extension(save_filepath)
+        check_bbox_inches(bbox_inches)
+        style = _Style(title, _bar_colour(color), xlabel)
         saliency = to_numpy(saliency)
         if saliency.ndim != 1:
             raise ValueError(f'saliency must be 1-D (one value per feature), got shape '
@@ -178,7 +212,7 @@ class TableVisualizer(BaseVisualizer):
         order = _order(scaled, sort)
         if num_visualize != -1:
             order = order[:num_visualize]
-        chart = self._layout(scaled, names, order, scaler)
+        chart = self._layout(scaled, names, order, scaler, style)
         rgb = _rasterize(chart, default_font(self.font_size))
         return self._write(rgb, save_filepath, svg=lambda: _svg(chart, self.font_size))
 
@@ -192,9 +226,16 @@ class TableVisualizer(BaseVisualizer):
                              f'{names!r}')
         return names
 
-    def _layout(self, scaled, names, order, scaler):
-        """Place the bars, the feature names and the value axis."""
+    def check_arguments(self, **kwargs):
+        """Check :meth:`visualize`'s arguments other than the saliency, without drawing."""
+        super().check_arguments(**kwargs)
+        check_bbox_inches(kwargs.get('bbox_inches'))
+        _bar_colour(kwargs.get('color'))
+
+    def _layout(self, scaled, names, order, scaler, style):
+        """Place the title, the bars, the feature names and the value axis."""
         font, size, row = default_font(self.font_size), self.font_size, self.bar_height
+        top = _PAD + (round(1.8 * size) if style.title else 0)
         grey = tuple(colors.to_uint8(colors.MISSING).tolist())
         labels = [(f'{names[i]} (missing)', grey) if scaled.missing[i] else (names[i], _BLACK)
                   for i in order]
@@ -206,23 +247,27 @@ class TableVisualizer(BaseVisualizer):
         def x(value):
             return left + (value - lo) / (hi - lo) * (right - left)
 
-        axis_y = _PAD + len(order) * row
+        axis_y = top + len(order) * row
         rects, texts = [], []
+        if style.title:
+            texts.append((self.width / 2, _PAD + 0.9 * size,
+                          _fit(style.title, font, self.width - 2 * _PAD), 'middle', _BLACK))
         for k, (i, (label, rgb)) in enumerate(zip(order, labels)):
-            middle = _PAD + (k + 0.5) * row
+            middle = top + (k + 0.5) * row
             texts.append((left - _PAD, middle, _fit(label, font, label_width), 'end', rgb))
             if not scaled.missing[i]:
                 end = colors.RED if scaled.values[i] >= 0 else colors.BLUE
                 x0, x1 = sorted((x(0.0), x(scaled.values[i])))
                 half = _BAR_FILL * row / 2
                 rects.append((x0, middle - half, x1, middle + half,
-                              tuple(colors.to_uint8(end).tolist())))
-        lines = [(x(0.0), _PAD, x(0.0), axis_y), (left, axis_y, right, axis_y)]
+                              style.color or tuple(colors.to_uint8(end).tolist())))
+        lines = [(x(0.0), top, x(0.0), axis_y), (left, axis_y, right, axis_y)]
         for tick in _ticks(lo, hi):
             lines.append((x(tick), axis_y, x(tick), axis_y + _TICK))
             texts.append((x(tick), axis_y + _TICK + 0.8 * size, f'{round(tick, 12):g}',
                           'middle', _BLACK))
-        label = self._axis_label(scaled, isinstance(scaler, scalers.Scaler))
+        label = style.xlabel if style.xlabel is not None else \
+            self._axis_label(scaled, isinstance(scaler, scalers.Scaler))
         texts.append(((left + right) / 2, axis_y + _TICK + 2.3 * size, label, 'middle',
                       _BLACK))
         height = math.ceil(axis_y + _TICK + 3.0 * size + _PAD)

@@ -8,7 +8,7 @@ from tensorboard.backend.event_processing.event_accumulator import \
     EventAccumulator
 
 from saliency_ext import (GradientCalculator, ReportEntry, SaliencyReport,
-                          TableVisualizer)
+                          SaliencyReportError, TableVisualizer)
 from saliency_ext.report.metrics import mean_rank_correlation
 from saliency_ext.sinks.storage import safe_name
 from saliency_ext.sinks.layout import ReportLayout
@@ -110,9 +110,13 @@ def test_bad_entry_fails_at_start_and_names_it(tmp_path):
                       TableVisualizer())  # no target: 3 scores per item
     trainer, _ = make_trainer(tmp_path, entries=entries(predictor,
                                                         broken=bad))
-    with pytest.raises(ValueError, match="entry 'broken' failed on probe "
-                                         "item 0.*one value per item"):
+    with pytest.raises(SaliencyReportError,
+                       match="entry 'broken' failed at start on probe item 0 "
+                             r"\(dataset index \d+\): ValueError: .*one value "
+                             "per item") as caught:
         trainer.run()
+    assert isinstance(caught.value.__cause__, ValueError)
+    assert caught.value.entry == 'broken' and caught.value.items == [0]
     assert trainer.updater.iteration == 0
 
 
@@ -136,13 +140,18 @@ def flaky_entries(predictor):
 
 def test_failure_during_training_is_recorded_not_fatal(tmp_path):
     trainer, predictor = make_trainer(tmp_path, epochs=2, report=False)
-    trainer.extend(SaliencyReport(iris(), flaky_entries(predictor),
-                                  probe_size=6))
+    report = SaliencyReport(iris(), flaky_entries(predictor), probe_size=6)
+    trainer.extend(report)
     with pytest.warns(UserWarning, match='disk on fire'):
         trainer.run()
     records = ReportLayout(tmp_path / 'saliency').records()
+    index = report.probe_indices[0]
     assert [r['error'] for r in records] == [
-        None, 'RuntimeError: disk on fire', None]
+        None, 'could not draw probe item 0 (dataset index {}): '
+        'RuntimeError: disk on fire'.format(index), None]
+    assert records[1]['failed_items'] == [dict(
+        picture='item_00', item=0, index=index,
+        error='RuntimeError: disk on fire')]
     assert trainer.updater.epoch == 2
 
 
@@ -151,8 +160,12 @@ def test_strict_mode_raises(tmp_path):
     trainer.extend(SaliencyReport(iris(), flaky_entries(predictor),
                                   probe_size=6, strict=True,
                                   background=False))
-    with pytest.raises(RuntimeError, match='disk on fire'):
+    with pytest.raises(SaliencyReportError,
+                       match="entry 'flaky' could not draw probe item 0 "
+                             r"\(dataset index \d+\) at epoch 1: "
+                             'RuntimeError: disk on fire') as caught:
         trainer.run()
+    assert isinstance(caught.value.__cause__, RuntimeError)
 
 
 def test_nan_saliency_is_recorded_with_the_items(tmp_path):
@@ -164,12 +177,14 @@ def test_nan_saliency_is_recorded_with_the_items(tmp_path):
         (numpy.array([[4, 1, 1, 1], [-1, 1, 1, 1]], numpy.float32),
          numpy.array([0, 1], numpy.int32)),
         {'nan': ReportEntry(grad, TableVisualizer())}))
-    with pytest.warns(UserWarning, match=r'probe items \[1\]'):
+    with pytest.warns(UserWarning, match="entry 'nan' at epoch 0: saliency "
+                                         r'holds NaN in probe item 1 '
+                                         r'\(dataset index 1\)'):
         trainer.run()
     errors = [r['error'] for r in ReportLayout(
         tmp_path / 'saliency').records()]
-    assert all('NaN or infinite saliency for probe items [1]' in e
-               for e in errors)
+    assert all(e.startswith('saliency holds NaN in probe item 1 (dataset '
+                            'index 1)') for e in errors)
 
 
 def test_entry_names_cannot_escape(tmp_path):

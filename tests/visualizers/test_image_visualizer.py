@@ -161,8 +161,8 @@ def test_integer_and_out_of_range_float_images():
 @pytest.mark.parametrize('saliency, image, kwargs, message', [
     (np.zeros((3, 8, 8)), None, {}, 'ch_axis'),
     (np.zeros(8), None, {}, r'shape \(8,\)'),
-    (np.zeros((8, 8)), np.zeros((4, 8, 8)), {}, r'shape \(4, 8, 8\)'),
-    (np.zeros((8, 8)), np.zeros((2, 3, 8, 8)), {}, '1 or 3 channels'),
+    (np.zeros((8, 8)), np.zeros((5, 8, 8)), {}, r'shape \(5, 8, 8\)'),
+    (np.zeros((8, 8)), np.zeros((2, 3, 8, 8)), {}, '1 to 4 channels'),
     (np.zeros((16, 8)), np.zeros((3, 8, 16)), {}, 'aspect ratios differ'),
     (np.zeros((8, 8)), None, {'alpha': 1.5}, '1.5'),
     (np.zeros((8, 8)), None, {'clip_percentile': 0}, 'percentile'),
