@@ -2,6 +2,7 @@
 import inspect
 import numbers
 
+import chainer
 import numpy
 
 from saliency_ext.calculators.aggregation import check_method
@@ -173,10 +174,17 @@ class ReportEntry(object):
 
     def saliency(self, data, converter):
         """Computes and aggregates the maps of ``data`` (an array, a tuple
-        of arrays or a list of items), all in one group: ``(N, ...)``."""
-        samples = self.calculator.compute(
-            data, batchsize=len(as_dataset(data)), converter=converter,
-            **self.compute_options)
+        of arrays or a list of items), all in one group: ``(N, ...)``.
+
+        What the model reports meanwhile (a ``Classifier``'s loss) goes to
+        a reporter of its own and is dropped, so the trainer's observation
+        stays as training made it."""
+        reporter = chainer.Reporter()
+        reporter.add_observers('saliency', self.calculator.model.namedlinks())
+        with reporter.scope({}):
+            samples = self.calculator.compute(
+                data, batchsize=len(as_dataset(data)), converter=converter,
+                **self.compute_options)
         return self.calculator.aggregate(samples, method=self.method,
                                          ch_axis=self.ch_axis)
 

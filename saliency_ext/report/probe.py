@@ -92,10 +92,9 @@ class Probe(object):
             converted = self.converter(self.examples, None)
         except Exception as error:
             items = self._failing_items()
-            raise wrap(error, 'could not convert the probe with converter '
-                       '{}{}'.format(_name(self.converter),
-                                     ' ({items})' if items else ''),
-                       items=items,
+            raise wrap(error, 'could not convert {} with converter {}'.format(
+                '{items} of the probe' if items else 'the probe',
+                _name(self.converter)), items=items,
                        indices=[self.indices[i] for i in items],
                        fix=self._conversion_hint(items)) from error
         if isinstance(converted, dict) or not all(
@@ -151,4 +150,6 @@ def _as_tuple(converted):
 
 
 def _name(function):
+    if function is concat_examples:  # an object: Chainer wraps its converters
+        return 'concat_examples (the default)'
     return getattr(function, '__name__', type(function).__name__)
