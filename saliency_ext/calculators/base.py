@@ -103,6 +103,7 @@ class BaseCalculator(object):
         self.target = target
         self.label_index = label_index
         self.max_batch = int(max_batch)
+        self._eval_signature = None  # read at the first compute
 
     # -- public API ---------------------------------------------------------
 
@@ -258,21 +259,21 @@ class BaseCalculator(object):
 
     def _check_inputs(self, converted, inputs):
         """Checks that ``eval_fun`` takes the model inputs and that an input
-        target holds floats, naming ``label_index`` where it is the cause."""
-        converted = _as_tuple(converted)
-        arrays = data_module.describe_arrays(converted)
-        if self.label_index is None:
-            label = ('If the last array is the label, pass label_index=-1: '
-                     'it is then withheld from the model.')
-        else:
-            label = ('label_index={} withholds converted array {} ({}) as '
-                     'the label; if the label is another array, change '
-                     'label_index (-1 for the last).'.format(
-                         self.label_index,
-                         self.label_index % len(converted),
-                         data_module.describe_arrays(
-                             [converted[self.label_index]])))
-        _check_arity(self.eval_fun, inputs, arrays, label)
+        target holds floats; the messages name ``label_index`` where it is
+        the likely cause. Cheap unless it fails: it runs for every group."""
+        if self._eval_signature is None:
+            self._eval_signature = _signature_of(self.eval_fun)
+        function, signature = self._eval_signature
+        if signature is not None:
+            try:
+                signature.bind(*inputs)
+            except TypeError as error:
+                raise TypeError('eval_fun {}{} cannot take the {} model '
+                                'input(s): {}. {}'.format(
+                                    getattr(function, '__qualname__',
+                                            type(function).__name__),
+                                    signature, len(inputs), error,
+                                    self._inputs_hint(converted))) from error
         if isinstance(self.target_extractor, VariableMonitorLinkHook):
             return
         index = self.target_extractor or 0
@@ -284,11 +285,29 @@ class BaseCalculator(object):
         if inputs[index].dtype.kind != 'f':
             raise TypeError(
                 'the saliency target, model input {}, has dtype {}: gradients '
-                'need floats. The converter returned {}. {} For integer '
-                'inputs such as atom types, explain the output of the '
-                'embedding link with target_extractor='
-                'VariableMonitorLinkHook(embed_link)'.format(
-                    index, inputs[index].dtype, arrays, label))
+                'need floats. {} For integer inputs such as atom types, '
+                'explain the output of the embedding link with '
+                'target_extractor=VariableMonitorLinkHook(embed_link)'.format(
+                    index, inputs[index].dtype,
+                    self._inputs_hint(converted)))
+
+    def _inputs_hint(self, converted):
+        """What the converter returned and what ``label_index`` made of it,
+        for the messages of :meth:`_check_inputs`."""
+        converted = _as_tuple(converted)
+        arrays = 'The converter returned {}.'.format(
+            data_module.describe_arrays(converted))
+        if self.label_index is None:
+            return arrays + (' If the last array is the label, pass '
+                             'label_index=-1: it is then withheld from the '
+                             'model.')
+        return arrays + (
+            ' label_index={} withholds converted array {} ({}) as the label; '
+            'if the label is another array, change label_index (-1 for the '
+            'last).'.format(self.label_index,
+                            self.label_index % len(converted),
+                            data_module.describe_arrays(
+                                [converted[self.label_index]])))
 
     def _classes(self, group):
         xp = group.xp
@@ -419,23 +438,15 @@ def _as_array(value):
     return value.array if isinstance(value, chainer.Variable) else value
 
 
-def _check_arity(eval_fun, inputs, arrays, label_hint):
-    """Raises a TypeError naming the arrays when ``eval_fun`` (a link's
-    ``forward`` for a link) cannot be called with ``inputs``."""
+def _signature_of(eval_fun):
+    """``(function, signature)`` of what calling ``eval_fun`` runs: a link's
+    ``forward`` when the link keeps ``Link.__call__`` (which takes anything);
+    the signature is None where Python cannot read one."""
     function = eval_fun
     if isinstance(eval_fun, chainer.Link) and \
             type(eval_fun).__call__ is chainer.Link.__call__:
-        function = eval_fun.forward  # Link.__call__ takes anything
+        function = eval_fun.forward
     try:
-        signature = inspect.signature(function)
+        return function, inspect.signature(function)
     except (TypeError, ValueError):  # builtins: nothing to check
-        return
-    try:
-        signature.bind(*inputs)
-    except TypeError as error:
-        name = getattr(function, '__qualname__', type(function).__name__)
-        raise TypeError(
-            'eval_fun {}{} cannot take the {} model input(s): {}. The '
-            'converter returned {}. {}'.format(
-                name, signature, len(inputs), error, arrays,
-                label_hint)) from error
+        return function, None
