@@ -8,7 +8,10 @@ from saliency_ext.optional import require
 from saliency_ext.visualizers.base import default_font
 
 SIZE = (320, 240)  # (width, height) when there is no other picture to match
-FONT_SIZE = 13
+# Font size in pixels: a thirtieth of the width, so that the text stays readable where
+# TensorBoard shrinks a wide picture into a card, and no smaller than the visualizers' text.
+FONT_SCALE = 1 / 30
+MIN_FONT_SIZE = 13
 _BACKGROUND = (236, 236, 236)
 _BORDER = (200, 40, 40)
 _TEXT = (0, 0, 0)
@@ -32,11 +35,12 @@ def placeholder(lines, size=SIZE):
     picture = image_module.new('RGB', (width, height), _BACKGROUND)
     draw = image_draw.Draw(picture)
     draw.rectangle((0, 0, width - 1, height - 1), outline=_BORDER, width=3)
-    font = default_font(FONT_SIZE)
-    columns = max(10, int((width - 2 * _MARGIN) / (0.55 * FONT_SIZE)))
+    size = max(MIN_FONT_SIZE, round(width * FONT_SCALE))
+    font = default_font(size)
+    columns = max(10, int((width - 2 * _MARGIN) / (0.55 * size)))
     wrapped = [part for line in lines
                for part in textwrap.wrap(line, columns) or ['']]
-    step = round(1.35 * FONT_SIZE)
+    step = round(1.35 * size)
     fits = max(1, (height - 2 * _MARGIN) // step)
     if len(wrapped) > fits:
         wrapped = wrapped[:fits - 1] + ['\u2026']
