@@ -82,7 +82,8 @@ def write_evolution(report, *, max_frames=None):
         try:
             limits = series.shared_limits(saliencies)
             frames = [[_label(rgb, _frame_label(record, report.step))
-                       for _, rgb in series.render(s, limits).pictures]
+                       for _, rgb in series.render(
+                           s, limits, placeholders=True).pictures]
                       for record, s in zip(records, saliencies)]
             for (picture, _), strip in zip(series.entry.maps(saliencies[0]),
                                            zip(*frames)):

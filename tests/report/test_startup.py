@@ -298,3 +298,22 @@ def test_a_models_own_reports_stay_out_of_the_training_log(tmp_path):
         GradientCalculator(classifier), allow_batch_dependence=True)}, probe_size=4))
     reported.run()
     assert log(tmp_path / 'plain') == log(tmp_path / 'reported')
+
+
+def test_an_image_that_cannot_be_drawn_is_named_at_start(tmp_path):
+    x = numpy.random.RandomState(0).rand(5, 1, 8, 8).astype(numpy.float32)
+    images = list(x[:, 0])
+    images[3] = numpy.zeros((5, 8, 8))  # five channels: no picture can be made of it
+
+    class Pixels(chainer.Chain):
+        def forward(self, x):
+            return F.sum(x * x, axis=(1, 2, 3))
+
+    from saliency_ext import ImageVisualizer
+    entry = ReportEntry(GradientCalculator(Pixels()), ImageVisualizer(), ch_axis=2,
+                        item_kwargs={'image': images})
+    with pytest.raises(SaliencyReportError,
+                       match=r"entry 'maps' cannot draw probe item 3 \(dataset index 3\): "
+                             r'ValueError: image must be a PIL image or an array .*'
+                             r'got shape \(5, 8, 8\)'):
+        SaliencyReport(x, {'maps': entry}).setup(str(tmp_path))
