@@ -104,13 +104,21 @@ def test_introduction_compute_aggregate_visualize():
     assert _red(rgb[top]) or _blue(rgb[top])  # the strongest pixel is coloured
 
 
-def test_calculator_section_compute_and_the_three_aggregations():
+def test_calculator_section_instantiation_and_compute():
     np.random.seed(0)
     model, x = DigitScorer(), _digits(6).reshape(6, 64)  # (bs, num_feature)
     calculator = GradientCalculator(model)
     # x (bs, num_feature) -> saliency_samples (M, bs, num_feature)
     saliency_samples = calculator.compute(x, M=1)
     assert saliency_samples.shape == (1, 6, 64)
+    np.testing.assert_allclose(saliency_samples[0], _input_grad(model, x), rtol=1e-5)
+
+
+def test_calculator_section_aggregate_raw_abs_and_square():
+    np.random.seed(0)
+    model, x = DigitScorer(), _digits(6).reshape(6, 64)
+    calculator = GradientCalculator(model)
+    saliency_samples = calculator.compute(x, M=1)
     # saliency_samples (M, bs, num_feature) -> saliency (bs, num_feature)
     saliency = calculator.aggregate(saliency_samples, method='raw')
     assert saliency.shape == (6, 64)
@@ -125,24 +133,36 @@ def test_calculator_section_compute_and_the_three_aggregations():
                                (samples ** 2).mean(axis=0), rtol=1e-6)
 
 
-def test_visualizer_section_visualize_one_item_and_save(tmp_path):
+def _digit_saliency():
     np.random.seed(0)
     model, x = DigitScorer(), _digits(3)
     calculator = GradientCalculator(model)
-    saliency = calculator.aggregate(calculator.compute(x))
+    return calculator.aggregate(calculator.compute(x))
+
+
+def test_visualizer_section_visualize_the_ith_item():
+    saliency = _digit_saliency()
     # Instantiation
     visualizer = ImageVisualizer()
 
     # Visualize `i`-th data
     i = 0
     shown = visualizer.visualize(saliency[i])
+    assert shown.shape == (8, 8, 3)
+    strongest = np.unravel_index(np.abs(saliency[i]).argmax(), (8, 8))
+    assert _red(shown[strongest]) or _blue(shown[strongest])
 
+
+def test_visualizer_section_save_filepath(tmp_path, monkeypatch):
+    saliency = _digit_saliency()
+    visualizer = ImageVisualizer()
+    i = 0
+    monkeypatch.chdir(tmp_path)
     # Save saliency map
-    path = tmp_path / 'saliency.png'
-    saved = visualizer.visualize(saliency[i], save_filepath=str(path))
-    with Image.open(path) as image:
+    saved = visualizer.visualize(saliency[i], save_filepath='saliency.png')
+    with Image.open(tmp_path / 'saliency.png') as image:
         np.testing.assert_array_equal(np.asarray(image.convert('RGB')), saved)
-    np.testing.assert_array_equal(shown, saved)
+    np.testing.assert_array_equal(visualizer.visualize(saliency[i]), saved)
 
 
 # -- tables: iris -------------------------------------------------------------
@@ -315,6 +335,25 @@ def _eval_fun(predictor):
     return eval_fun
 
 
+def test_images_class_names_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / 'imagenet1000_clsid_to_human.txt').write_text(
+        "{0: 'tench, Tinca tinca',\n 1: 'goldfish, Carassius auratus',\n"
+        " 2: \"great white shark, white shark, man-eater\",\n")
+    import numpy as np
+
+    with open('imagenet1000_clsid_to_human.txt') as f:
+        lines = f.readlines()
+
+    def extract_value(s):
+        quote_str = s[s.index(':') + 2]
+        return s[s.find(quote_str)+1:s.rfind(quote_str)]
+
+    classes = np.array([extract_value(line) for line in lines])
+    assert classes.tolist() == ['tench, Tinca tinca', 'goldfish, Carassius auratus',
+                                'great white shark, white shark, man-eater']
+
+
 def test_images_predict_the_top_classes(images):
     predictor, imgs, x = images
     with chainer.using_config('train', False):
@@ -455,6 +494,15 @@ def esol():
     train = result.dataset[:160]
     smiles = result.smiles[:160]
     return ggnn, predictor, train, smiles
+
+
+def test_esol_model_and_dataset(esol):
+    ggnn, predictor, train, smiles = esol
+    atoms, adjs, labels = concat_mols(train[:4])
+    with chainer.using_config('train', False):
+        prediction = predictor(atoms, adjs)
+    assert prediction.shape == (4, 1) and labels.shape == (4, 1)
+    assert len(train) == len(smiles) == 160 and isinstance(ggnn.embed, L.EmbedID)
 
 
 @pytest.fixture(scope='module')
