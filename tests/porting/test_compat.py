@@ -108,8 +108,8 @@ def test_pil_images_of_any_mode_match_their_arrays(mode):
         np.testing.assert_allclose(drawn[..., 0], stretched, atol=1)
 
 
-def test_compute_preprocess_postprocess_and_retain_inputs():
-    model = MLP()
+def test_compute_preprocess_postprocess_and_retain_inputs(device):
+    model = MLP().to_device(device)  # the functions get the device's arrays
     x = data(n=20)
     t = np.arange(20, dtype=np.int32) % 3
     calculator = GradientCalculator(model, target='label', label_index=-1)
