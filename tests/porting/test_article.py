@@ -33,18 +33,9 @@ from saliency_ext import (GaussianNoiseSampler, GradientCalculator,  # NOQA: F40
                           normalize_scaler)
 from saliency_ext.datasets import concat_mols, load_esol
 from saliency_ext.models import GGNN
+from tests.pixels import blue_mask, red_mask
 
 device = -1  # the article's GPU id; -1 is the CPU
-
-
-def _red(rgb):
-    rgb = rgb.astype(int)
-    return (rgb[..., 0] > rgb[..., 1] + 60) & (rgb[..., 0] > rgb[..., 2] + 60)
-
-
-def _blue(rgb):
-    rgb = rgb.astype(int)
-    return (rgb[..., 2] > rgb[..., 0] + 60) & (rgb[..., 2] > rgb[..., 1] + 40)
 
 
 def _input_grad(fn, x):
@@ -101,7 +92,7 @@ def test_introduction_compute_aggregate_visualize():
     np.testing.assert_allclose(saliency[0], _input_grad(model, x)[0], rtol=1e-5)
     assert rgb.shape == (8, 8, 3)
     top = np.unravel_index(np.abs(saliency[0]).argmax(), (8, 8))
-    assert _red(rgb[top]) or _blue(rgb[top])  # the strongest pixel is coloured
+    assert red_mask(rgb[top]) or blue_mask(rgb[top])  # the strongest pixel is coloured
 
 
 def test_calculator_section_instantiation_and_compute():
@@ -150,7 +141,7 @@ def test_visualizer_section_visualize_the_ith_item():
     shown = visualizer.visualize(saliency[i])
     assert shown.shape == (8, 8, 3)
     strongest = np.unravel_index(np.abs(saliency[i]).argmax(), (8, 8))
-    assert _red(shown[strongest]) or _blue(shown[strongest])
+    assert red_mask(shown[strongest]) or blue_mask(shown[strongest])
 
 
 def test_visualizer_section_save_filepath(tmp_path, monkeypatch):
@@ -558,8 +549,8 @@ def test_esol_smiles_visualizer(esol, esol_ig):
     assert np.all(saliency_vanilla[i][atoms:] == 0)  # padding beyond the molecule
     values = saliency_vanilla[i][:atoms]
     top = np.abs(values).max()  # abs_max_scaler: red for positive, blue for negative
-    assert _red(rgb).any() == (values.max() > 0.5 * top)
+    assert red_mask(rgb).any() == (values.max() > 0.5 * top)
     if values.min() < -0.5 * top:
-        assert _blue(rgb).any()
+        assert blue_mask(rgb).any()
     if values.min() >= 0:
-        assert not _blue(rgb).any()
+        assert not blue_mask(rgb).any()

@@ -3,27 +3,19 @@
 import numpy as np
 import pytest
 
-
-def _red(rgb):
-    rgb = rgb.astype(int)
-    return (rgb[..., 0] > rgb[..., 1] + 60) & (rgb[..., 0] > rgb[..., 2] + 60)
-
-
-def _blue(rgb):
-    rgb = rgb.astype(int)
-    return (rgb[..., 2] > rgb[..., 0] + 60) & (rgb[..., 2] > rgb[..., 1] + 40)
+from tests.pixels import blue_mask, red_mask
 
 
 @pytest.fixture
 def red():
     """Mask of the clearly red pixels of an RGB array."""
-    return _red
+    return red_mask
 
 
 @pytest.fixture
 def blue():
     """Mask of the clearly blue pixels of an RGB array."""
-    return _blue
+    return blue_mask
 
 
 @pytest.fixture
