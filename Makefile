@@ -14,7 +14,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip --disable-pip-version-check
 export MPLBACKEND := Agg
 
-.PHONY: install install-gpu demo lint test test-gpu bench
+.PHONY: install install-gpu demo lint test test-mpi test-gpu bench
 
 $(VENV)/.installed: requirements.txt setup.py
 	$(PYTHON) -m venv $(VENV_OPTIONS) $(VENV)
@@ -31,8 +31,13 @@ install-gpu: install
 lint: install
 	$(VENV)/bin/flake8 saliency_ext tests examples scripts setup.py
 
+# The suite includes the multi-process tests (tests/distributed): they start
+# `mpiexec -n 2` from the virtual environment (MPICH's wheel, requirements.txt).
 test: install
 	$(PY) -m pytest -q tests
+
+test-mpi: install
+	$(PY) -m pytest -q tests/distributed
 
 # The tests that take a device run on GPU 0; the others as in `make test`.
 test-gpu: install-gpu
@@ -45,3 +50,4 @@ bench: install
 	$(PY) scripts/benchmark_calculators.py
 	$(PY) scripts/benchmark_visualizers.py
 	$(PY) scripts/benchmark_report.py
+	$(VENV)/bin/mpiexec -n 2 $(PY) scripts/benchmark_report_mn.py

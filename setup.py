@@ -20,5 +20,6 @@ setup(
     extras_require={
         'visualize': ['matplotlib>=3.7', 'pillow>=10.1', 'rdkit>=2023.9'],
         'tensorboard': ['tensorboardX>=2.6', 'tensorboard>=2.14'],
+        'mpi': ['mpi4py>=4.0'],  # and an MPI: the mpich wheel or the system's
     },
 )

@@ -25,9 +25,10 @@ REPORT_DIR = 'saliency'  # SaliencyReport's default out_dir
 
 # -- command line and device --------------------------------------------------
 
-def parse_args(description, *, name, epochs, argv=None):
+def parse_args(description, *, name, epochs, argv=None, data_parallel=False):
     """The options every example takes: ``--epochs``, ``--out``, ``--device``
-    and ``--seed``; the output folder defaults to ``result/<name>``."""
+    and ``--seed`` (and ``--communicator`` for one that can train
+    data-parallel); the output folder defaults to ``result/<name>``."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument('--epochs', type=int, default=epochs,
                         help='training epochs (default: %(default)s)')
@@ -43,6 +44,13 @@ def parse_args(description, *, name, epochs, argv=None):
                         help='random seed of the initial weights, dropout '
                         'and the batch order; the data split and the probe '
                         'are fixed (default: %(default)s)')
+    if data_parallel:
+        parser.add_argument('--communicator', metavar='NAME',
+                            help='train data-parallel with ChainerMN, one '
+                            'process per mpiexec rank, with this '
+                            'communicator (naive on CPUs, pure_nccl on '
+                            'GPUs, where each process takes the GPU of its '
+                            'rank on the node); default: one process')
     args = parser.parse_args(argv)
     if args.epochs < 1:
         parser.error('--epochs must be >= 1, got {}'.format(args.epochs))
@@ -57,6 +65,28 @@ def start(description, *, name, epochs, argv=None):
     seed_everything(args.seed, device)
     save_args(args)
     return args, device
+
+
+def start_data_parallel(description, *, name, epochs, argv=None):
+    """:func:`start` for an example that can train data-parallel: returns
+    ``(args, device, comm)``, ``comm`` being the ChainerMN communicator of
+    ``--communicator`` (None without it)."""
+    args = parse_args(description, name=name, epochs=epochs, argv=argv,
+                      data_parallel=True)
+    if args.communicator is None:
+        return args, start(description, name=name, epochs=epochs,
+                           argv=argv)[1], None
+    import chainermn  # needs mpi4py and an MPI: make install has both
+    chainermn.global_except_hook.add_hook()  # an error stops every process
+    comm = chainermn.create_communicator(args.communicator)
+    spec = str(args.device)
+    if spec.lstrip('-').isdigit() and int(spec) >= 0:
+        spec = str(comm.intra_rank)  # one GPU per process of the node
+    device = get_device(spec)
+    seed_everything(args.seed, device)
+    if comm.rank == 0:
+        save_args(args)
+    return args, device, comm
 
 
 def get_device(spec):
@@ -120,7 +150,7 @@ def report_epochs(epochs):
 
 def make_trainer(model, train, args, device, *, batchsize, lr,
                  snapshot_every, valid=None, converter=concat_examples,
-                 print_keys=('main/loss',)):
+                 print_keys=('main/loss',), comm=None):
     """An ordinary Chainer trainer: Adam, a shuffling iterator, a standard
     updater, an evaluator on ``valid``, a log, a progress printout and a
     snapshot every ``snapshot_every`` epochs and at the end.
@@ -129,8 +159,18 @@ def make_trainer(model, train, args, device, *, batchsize, lr,
     predictor), so a snapshot stores its parameters under
     ``updater/model:main/``. The caller adds its ``SaliencyReport`` with
     ``trainer.extend`` and runs the trainer.
+
+    With a ChainerMN ``comm``, every process trains on its shard of
+    ``train`` (and evaluates its shard of ``valid``), the gradients are
+    averaged across processes, and rank 0 alone logs, prints and snapshots.
     """
     optimizer = chainer.optimizers.Adam(alpha=lr)
+    if comm is not None:
+        import chainermn
+        optimizer = chainermn.create_multi_node_optimizer(optimizer, comm)
+        train, valid = (None if x is None else chainermn.scatter_dataset(
+            x if comm.rank == 0 else None, comm, shuffle=True, seed=args.seed)
+            for x in (train, valid))
     optimizer.setup(model)
     iterator = chainer.iterators.SerialIterator(train, batchsize)
     updater = training.StandardUpdater(iterator, optimizer,
@@ -140,10 +180,15 @@ def make_trainer(model, train, args, device, *, batchsize, lr,
     if valid is not None:
         valid_iter = chainer.iterators.SerialIterator(
             valid, 256, repeat=False, shuffle=False)
-        trainer.extend(extensions.Evaluator(valid_iter, model,
-                                            converter=converter,
-                                            device=device))
+        evaluator = extensions.Evaluator(valid_iter, model,
+                                         converter=converter, device=device)
+        if comm is not None:
+            import chainermn
+            evaluator = chainermn.create_multi_node_evaluator(evaluator, comm)
+        trainer.extend(evaluator)
         keys += ['validation/' + k for k in print_keys]
+    if comm is not None and comm.rank != 0:
+        return trainer
     trainer.extend(extensions.LogReport())
     trainer.extend(extensions.PrintReport(
         keys + ['saliency/seconds', 'elapsed_time']))

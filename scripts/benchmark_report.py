@@ -50,7 +50,7 @@ class TimedReport(SaliencyReport):
         self.blocking.append(time.perf_counter() - start)
 
 
-def make_report(predictor, esol, trigger, out):
+def make_report(predictor, esol, trigger, out, comm=None):
     hook = VariableMonitorLinkHook(predictor.graph.embed)
     common = dict(eval_fun=lambda atoms, adjs: predictor(atoms, adjs)[:, 0],
                   target_extractor=hook, label_index=-1)
@@ -65,7 +65,7 @@ def make_report(predictor, esol, trigger, out):
                                       M=M, noise_sampler=GaussianNoiseSampler()),
                                   **visualize),
     }, probe_size=PROBE, converter=concat_mols, trigger=trigger, out_dir=out,
-        initial=False)
+        initial=False, comm=comm)
 
 
 def train(esol, epochs, trigger, out):

@@ -27,6 +27,12 @@ Usage::
 
     python examples/esol/train_esol.py [--epochs 40] [--out result/esol] \
         [--device -1]
+
+Data-parallel, with ChainerMN over 2 processes (each trains on half the
+molecules and explains half of the probe; rank 0 writes)::
+
+    mpiexec -n 2 .venv/bin/python examples/esol/train_esol.py \
+        --communicator naive
 """
 import os
 import sys
@@ -169,9 +175,10 @@ def build_model():
     return model
 
 
-def make_report(predictor, test, test_smiles, epochs):
+def make_report(predictor, test, test_smiles, epochs, comm=None):
     """The report used in training and in the replay: 64 held-out
-    molecules, explained per atom at the embedding."""
+    molecules, explained per atom at the embedding (split across the
+    processes of ``comm``)."""
     def predicted_solubility(atoms, adjs):
         return predictor(atoms, adjs)[:, 0]  # one value per molecule
 
@@ -197,7 +204,7 @@ def make_report(predictor, test, test_smiles, epochs):
     }
     return SaliencyReport(test, entries, converter=concat_mols,
                           probe_indices=probe_indices(test_smiles),
-                          trigger=common.report_epochs(epochs))
+                          trigger=common.report_epochs(epochs), comm=comm)
 
 
 def replay_config(out=None):
@@ -263,8 +270,8 @@ def print_findings(result):
 
 
 def main(argv=None):
-    args, device = common.start(__doc__.splitlines()[0], name=NAME,
-                                epochs=EPOCHS, argv=argv)
+    args, device, comm = common.start_data_parallel(
+        __doc__.splitlines()[0], name=NAME, epochs=EPOCHS, argv=argv)
 
     train, test, test_smiles = load_data()
     model = build_model()
@@ -272,11 +279,13 @@ def main(argv=None):
     trainer = common.make_trainer(
         model, train, args, device, batchsize=BATCHSIZE, lr=LR,
         snapshot_every=SNAPSHOT_EVERY, valid=test, converter=concat_mols,
-        print_keys=('main/loss',))
+        print_keys=('main/loss',), comm=comm)
     trainer.extend(make_report(model.predictor, test, test_smiles,
-                               args.epochs))
+                               args.epochs, comm))
     trainer.run()
 
+    if comm is not None and comm.rank != 0:
+        return None  # rank 0 wrote the report
     return common.conclude(args.out, NAME, findings(args.out),
                            print_findings)
 

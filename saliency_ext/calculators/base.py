@@ -9,7 +9,9 @@ perturbation of the target (noise, interpolation, occlusion) is applied to
 the target variable inside the pass, wherever that variable lives: at a
 model input, or at a link watched by a ``VariableMonitorLinkHook``.
 """
+import contextlib
 import inspect
+import sys
 
 import chainer
 import chainer.functions as F
@@ -18,7 +20,7 @@ from chainer import backend
 from chainer.dataset import concat_examples
 
 from saliency_ext.calculators import data as data_module
-from saliency_ext.calculators import targets
+from saliency_ext.calculators import seeding, targets
 from saliency_ext.calculators.aggregation import aggregate
 from saliency_ext.hooks import VariableMonitorLinkHook
 from saliency_ext.validation import is_int
@@ -27,27 +29,44 @@ from saliency_ext.validation import is_int
 class Group(object):
     """A converted group of items and the state shared by its passes."""
 
-    def __init__(self, inputs, labels, M, noise_sampler):
+    def __init__(self, inputs, labels, M, noise_sampler, seeds=None):
         self.inputs = inputs
         self.labels = labels
         self.size = len(inputs[0])
         self.xp = backend.get_array_module(inputs[0])
         self.M = M
         self.noise_sampler = noise_sampler
+        self.seeds = seeds
         self.noise = None
         self.classes = None
+        self.dropout = None if seeds is None else \
+            seeding.ItemDropout(seeds, M)
 
     def add_noise(self, point, ms):
         """Adds each (sample, item)'s own noise, drawn once per group so that
-        every block of one sample perturbs the item alike."""
+        every block of one sample perturbs the item alike: from each item's
+        own stream with seeds, else from the global random state."""
         if self.noise_sampler is None:
             return point
         if self.noise is None:
             items = point[0]
-            tiled = self.xp.broadcast_to(items, (self.M,) + items.shape)
-            rows = tiled.reshape((-1,) + items.shape[1:])
-            self.noise = self.noise_sampler.sample(rows).reshape(tiled.shape)
+            if self.seeds is not None:
+                self.noise = seeding.item_noise(self.noise_sampler, items,
+                                                self.M, self.seeds)
+            else:
+                tiled = self.xp.broadcast_to(items, (self.M,) + items.shape)
+                rows = tiled.reshape((-1,) + items.shape[1:])
+                self.noise = self.noise_sampler.sample(rows).reshape(
+                    tiled.shape)
         return point + self.noise[self.xp.asarray(ms)]
+
+    def sampling(self, ms, train):
+        """The context of a pass over the blocks of samples ``ms``: with
+        seeds in training mode, each row's dropout masks come from its
+        item's stream."""
+        if train and self.dropout is not None:
+            return self.dropout.pass_of(ms)
+        return contextlib.nullcontext()
 
 
 class BaseCalculator(object):
@@ -109,7 +128,8 @@ class BaseCalculator(object):
 
     def compute(self, data, M=1, batchsize=16, converter=concat_examples,
                 retain_inputs=False, preprocess_fn=None, postprocess_fn=None,
-                train=False, noise_sampler=None, show_progress=False):
+                train=False, noise_sampler=None, show_progress=False, *,
+                item_seeds=None):
         """Computes saliency samples.
 
         The arguments are those of Chainer Chemistry's ``compute``, in its
@@ -138,6 +158,16 @@ class BaseCalculator(object):
             noise_sampler: Adds noise to the target, for example
                 :class:`~saliency_ext.GaussianNoiseSampler`: SmoothGrad.
             show_progress (bool): Show a progress bar over the items.
+            item_seeds (sequence): One seed per item (an int >= 0 or a tuple
+                of them). Each item then draws its noise and its dropout
+                masks from its own generators, never from the global random
+                state, so its samples do not depend on the items computed
+                with it (``SaliencyReport`` seeds them by its seed, the
+                item's dataset index and the epoch). All blocks of one
+                sample (the steps of Integrated Gradients, the windows of
+                Occlusion) then see the same dropout masks. A custom
+                ``noise_sampler`` must accept ``sample(target, rng=...)``.
+                ``None``: the global random state, every row its own mask.
 
         Returns:
             numpy.ndarray: Samples shaped ``(M,) + target.shape``. Items of
@@ -145,7 +175,7 @@ class BaseCalculator(object):
         """
         samples, _ = self._compute(
             data, M, batchsize, converter, retain_inputs, preprocess_fn,
-            postprocess_fn, train, noise_sampler, show_progress)
+            postprocess_fn, train, noise_sampler, show_progress, item_seeds)
         return samples
 
     def aggregate(self, samples, method='raw', ch_axis=None):
@@ -202,21 +232,27 @@ class BaseCalculator(object):
                     name, function))
 
     def _check_no_batch_coupling(self):
+        coupling = [chainer.links.BatchNormalization]
+        chainermn = sys.modules.get('chainermn')  # a model can hold one only
+        if chainermn is not None:  # once ChainerMN is imported
+            coupling.append(chainermn.links.MultiNodeBatchNormalization)
         for path, link in self.model.namedlinks():
-            if isinstance(link, chainer.links.BatchNormalization):
+            if isinstance(link, tuple(coupling)):
                 raise ValueError(
                     'train=True (BayesGrad) samples the model in training '
-                    'mode, but link {!r} is a BatchNormalization: in training '
-                    'mode it normalises over the whole stacked batch, which '
-                    'couples the samples, and it would update its running '
-                    'statistics. Use train=False, or a model whose stochastic '
-                    'layers act on each row alone (dropout).'.format(path))
+                    'mode, but link {!r} is a {}: in training mode it '
+                    'normalises over the whole stacked batch (across '
+                    'processes for ChainerMN\'s), which couples the samples, '
+                    'and it would update its running statistics. Use '
+                    'train=False, or a model whose stochastic layers act on '
+                    'each row alone (dropout).'.format(
+                        path, type(link).__name__))
 
     # -- the batched core -----------------------------------------------------
 
     def _compute(self, data, M, batchsize, converter, retain_inputs,
                  preprocess_fn, postprocess_fn, train, noise_sampler,
-                 show_progress, finish=None):
+                 show_progress, item_seeds, finish=None):
         """What ``compute`` does; also returns, per group, what
         ``finish(group, samples, train)`` returned (a method's extra
         result, such as the completeness error of Integrated Gradients)."""
@@ -224,10 +260,14 @@ class BaseCalculator(object):
             preprocess_fn=preprocess_fn, postprocess_fn=postprocess_fn))
         if train:
             self._check_no_batch_coupling()
+        dataset = data_module.as_dataset(data)
+        if item_seeds is not None:
+            item_seeds = seeding.check_item_seeds(item_seeds, len(dataset))
+            if noise_sampler is not None:
+                seeding.check_sampler(noise_sampler)
         device = self.device or self.model.device
         group_size = min(int(batchsize), self.max_batch)
-        results, extras, retained = [], [], []
-        dataset = data_module.as_dataset(data)
+        results, extras, retained, start = [], [], [], 0
         with data_module.progress_bar(show_progress, len(dataset)) as bar:
             for converted, size in data_module.converted_groups(
                     data, dataset, group_size, converter, device):
@@ -236,7 +276,9 @@ class BaseCalculator(object):
                 if retain_inputs:
                     retained.append([backend.CpuDevice().send(a)
                                      for a in _as_tuple(converted)])
-                group = self._make_group(converted, M, noise_sampler)
+                seeds = None if item_seeds is None else \
+                    item_seeds[start:start + size]
+                group = self._make_group(converted, M, noise_sampler, seeds)
                 samples = self._compute_group(group, train)
                 if finish is not None:
                     extras.append(finish(group, samples, train))
@@ -245,15 +287,16 @@ class BaseCalculator(object):
                                               for s in samples])
                 results.append(backend.CpuDevice().send(samples))
                 bar.update(size)
+                start += size
         if retain_inputs:
             self.inputs = [data_module.concat_padded(list(arrays), axis=0)
                            for arrays in zip(*retained)]
         return data_module.concat_padded(results), extras
 
-    def _make_group(self, converted, M, noise_sampler):
+    def _make_group(self, converted, M, noise_sampler, seeds):
         inputs, labels = data_module.split_label(converted, self.label_index)
         self._check_inputs(converted, inputs)
-        group = Group(inputs, labels, M, noise_sampler)
+        group = Group(inputs, labels, M, noise_sampler, seeds)
         group.classes = self._classes(group)
         return group
 
@@ -371,7 +414,8 @@ class BaseCalculator(object):
                                                     group.inputs]
         with chainer.using_config('train', train), \
                 chainer.using_config('enable_backprop',
-                                     need_grad or self.enable_backprop):
+                                     need_grad or self.enable_backprop), \
+                group.sampling(ms, train):
             target_var, out = self._forward(inputs, substitute)
             values = targets.explained_values(
                 out, len(rows), self.target,

@@ -52,7 +52,7 @@ class IntegratedGradientsCalculator(BaseCalculator):
     def compute(self, data, M=1, batchsize=16, converter=concat_examples,
                 retain_inputs=False, preprocess_fn=None, postprocess_fn=None,
                 train=False, noise_sampler=None, show_progress=False,
-                return_delta=False):
+                return_delta=False, *, item_seeds=None):
         """Computes saliency samples, as
         :meth:`BaseCalculator.compute <saliency_ext.BaseCalculator.compute>`.
 
@@ -70,7 +70,7 @@ class IntegratedGradientsCalculator(BaseCalculator):
         want = return_delta or self.record_delta
         samples, deltas = self._compute(
             data, M, batchsize, converter, retain_inputs, preprocess_fn,
-            postprocess_fn, train, noise_sampler, show_progress,
+            postprocess_fn, train, noise_sampler, show_progress, item_seeds,
             finish=self._delta if want else None)
         delta = numpy.concatenate(deltas, axis=1) if want else None
         if self.record_delta:

@@ -26,7 +26,7 @@ class GaussianNoiseSampler(object):
         """The options that define the noise, JSON-serialisable."""
         return dict(mode=self.mode, scale=self.scale)
 
-    def sample(self, target):
+    def sample(self, target, rng=None):
         """Returns noise shaped like ``target``.
 
         Args:
@@ -34,6 +34,9 @@ class GaussianNoiseSampler(object):
                 ``(R, ...)``, one row per item. In relative mode each row gets
                 noise scaled by its own range, so items of different ranges
                 are perturbed alike (a 1-D target uses the range of all rows).
+            rng (numpy.random.Generator): Draw from this generator (on the
+                CPU, then moved to the target's device) instead of the
+                global random state of the target's array module.
         """
         xp = backend.get_array_module(target)
         sigma = self.scale
@@ -41,5 +44,8 @@ class GaussianNoiseSampler(object):
             axes = tuple(range(1, target.ndim)) or None
             sigma = self.scale * (target.max(axis=axes, keepdims=True) -
                                   target.min(axis=axes, keepdims=True))
-        noise = xp.random.standard_normal(target.shape).astype(target.dtype)
-        return noise * sigma
+        if rng is None:
+            noise = xp.random.standard_normal(target.shape)
+        else:
+            noise = xp.asarray(rng.standard_normal(target.shape))
+        return noise.astype(target.dtype) * sigma

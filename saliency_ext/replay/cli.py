@@ -18,6 +18,7 @@ from saliency_ext.replay.runner import ReplayError, replay
 from saliency_ext.replay.snapshots import (DEFAULT_PATTERNS, find_snapshots,
                                            order_snapshots)
 from saliency_ext.report import SaliencyReport
+from saliency_ext.report.ranks import Ranks, world_communicator
 
 
 # -- configuration ------------------------------------------------------------
@@ -113,7 +114,9 @@ def build_parser():
         'files and TensorBoard images the report writes during training, '
         "stamped with the snapshot's epoch and iteration; then draws an "
         'evolution strip per entry and probe item.',
-        epilog='Exit status: 0 when every snapshot was replayed, 1 when some '
+        epilog='Started by mpiexec -n N (N > 1), the N processes split the '
+        'snapshots and rank 0 writes: the output is that of one process. '
+        'Exit status: 0 when every snapshot was replayed, 1 when some '
         'could not be (they are named), 2 for a bad configuration or output '
         'folder, 130 when interrupted (finish with --resume).')
     parser.add_argument(
@@ -207,24 +210,75 @@ class _Progress(object):
             self.bar.close()
 
 
-def main(argv=None):
-    """The ``saliency-replay`` command; returns its exit status."""
-    args = build_parser().parse_args(argv)
-    start = time.perf_counter()
+def _configure(args):
+    """Builds the model and the report and moves the model to
+    ``--device``; returns ``(model, report, None)``, or an error message
+    for a bad configuration."""
     try:
         model, report = load_config(args.config, **dict(args.config_arg))
     except ReplayError as error:
-        print('saliency-replay: error: {}'.format(error), file=sys.stderr)
-        return 2
+        return None, None, str(error)
     if args.device is not None:
         try:
             device = chainer.get_device(args.device)
             device.use()
         except Exception as error:
-            print('saliency-replay: error: --device {!r}: {}'.format(
-                args.device, error), file=sys.stderr)
-            return 2
+            return None, None, '--device {!r}: {}'.format(args.device, error)
         model.to_device(device)
+    return model, report, None
+
+
+def main(argv=None):
+    """The ``saliency-replay`` command; returns its exit status. Started by
+    ``mpiexec -n N``, every process runs it and all return rank 0's
+    status."""
+    args = build_parser().parse_args(argv)
+    start = time.perf_counter()
+    ranks = Ranks(world_communicator())
+    model, report, error = _configure(args)
+    errors = [e for e in ranks.allgather(error) if e is not None]
+    if errors:  # a process that cannot replay stops every process
+        if ranks.is_root:
+            print('saliency-replay: error: {}'.format(errors[0]),
+                  file=sys.stderr)
+        return 2
+    found = _find(args) if ranks.is_root else None
+    snapshots = ranks.agree(None if found is None else found[0])
+    if not snapshots:
+        return 1
+    tensorboard = False if args.no_tensorboard else args.tensorboard
+    progress = _Progress(len(snapshots),
+                         ranks.is_root and not args.no_progress)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('default')
+            summary = replay(
+                model, report, snapshots, args.out, tensorboard=tensorboard,
+                overwrite=args.overwrite, resume=args.resume,
+                prefix=args.prefix, evolution=not args.no_evolution,
+                max_frames=args.evolution_frames, callback=progress,
+                comm=ranks.comm)
+    except ReplayError as error:
+        progress.close()
+        if ranks.is_root:
+            print('saliency-replay: error: {}'.format(error), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        progress.close()
+        print('saliency-replay: interrupted; run it again with --resume to '
+              'finish', file=sys.stderr)
+        return 130
+    progress.close()
+    status = None
+    if ranks.is_root:
+        summary.failed[:0] = found[1]
+        status = _conclude(summary, args, report, start)
+    return ranks.agree(status)
+
+
+def _find(args):
+    """Rank 0: finds and orders the snapshots, naming those skipped;
+    returns them and the ``SnapshotError`` of each file left out."""
     paths, failed = find_snapshots(args.snapshots,
                                    tuple(args.pattern or DEFAULT_PATTERNS))
     snapshots, unreadable = order_snapshots(
@@ -235,28 +289,11 @@ def main(argv=None):
         print('saliency-replay: skipped {}'.format(error), file=sys.stderr)
     if not snapshots:
         print('saliency-replay: error: no snapshot to replay', file=sys.stderr)
-        return 1
-    tensorboard = False if args.no_tensorboard else args.tensorboard
-    progress = _Progress(len(snapshots), not args.no_progress)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter('default')
-            summary = replay(
-                model, report, snapshots, args.out, tensorboard=tensorboard,
-                overwrite=args.overwrite, resume=args.resume,
-                prefix=args.prefix, evolution=not args.no_evolution,
-                max_frames=args.evolution_frames, callback=progress)
-    except ReplayError as error:
-        progress.close()
-        print('saliency-replay: error: {}'.format(error), file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        progress.close()
-        print('saliency-replay: interrupted; run it again with --resume to '
-              'finish', file=sys.stderr)
-        return 130
-    progress.close()
-    summary.failed[:0] = failed
+    return snapshots, failed
+
+
+def _conclude(summary, args, report, start):
+    """Rank 0: prints what was done; returns the exit status."""
     for problem in summary.problems:
         print('saliency-replay: {}'.format(problem), file=sys.stderr)
     print('saliency-replay: {} snapshot{} replayed, {} skipped (already '

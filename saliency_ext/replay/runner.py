@@ -16,6 +16,10 @@ here too) with ``numpy.load(..., allow_pickle=False)``: no pickled code runs.
 A snapshot that is missing, corrupt or does not fit the model is reported by
 name and skipped; the others are still replayed.
 
+Under ``mpiexec -n N`` (``comm``) the snapshots are split across the
+processes: each explains its share, rank 0 takes the maps in training order
+and alone writes, so the output is that of a one-process replay.
+
 The command line (``saliency-replay``, ``scripts/saliency_replay.py``) is
 :func:`saliency_ext.replay.cli.main`; the pieces are public for use from
 Python::
@@ -38,6 +42,7 @@ from saliency_ext.optional import require
 from saliency_ext.replay.evolution import write_evolution
 from saliency_ext.replay.snapshots import SnapshotError, load_model_params
 from saliency_ext.report import SaliencyReport
+from saliency_ext.report.ranks import Ranks
 from saliency_ext.sinks.layout import ReportLayout
 from saliency_ext.sinks.storage import write_json
 
@@ -54,6 +59,7 @@ class ReplaySummary(object):
     failed: list = dataclasses.field(default_factory=list)  # SnapshotError
     problems: list = dataclasses.field(default_factory=list)  # str
     evolution: list = dataclasses.field(default_factory=list)  # paths
+    explained_by: list = dataclasses.field(default_factory=list)  # per done
     seconds: float = 0.
 
     @property
@@ -207,7 +213,7 @@ def _summary_writer(logdir, manifest, manifest_path):
 
 def replay(model, report, snapshots, out, *, tensorboard=None,
            overwrite=False, resume=False, prefix=None, evolution=True,
-           max_frames=None, callback=None):
+           max_frames=None, callback=None, comm=None):
     """Replays ``report`` over ``snapshots`` of a training run of ``model``.
 
     Args:
@@ -231,7 +237,10 @@ def replay(model, report, snapshots, out, *, tensorboard=None,
             spread (first and last kept); ``None`` for all.
         callback (callable): Called as ``callback(snapshot, status, error)``
             after each snapshot, ``status`` being ``'done'``, ``'skipped'``
-            or ``'failed'``.
+            or ``'failed'`` (on rank 0 only).
+        comm: A ChainerMN communicator: every process calls ``replay``
+            alike, each explains its share of the snapshots, and rank 0
+            writes (its summary tells what was done; the others' are empty).
 
     Returns:
         ReplaySummary: What was done, skipped and failed.
@@ -245,60 +254,152 @@ def replay(model, report, snapshots, out, *, tensorboard=None,
     start = time.perf_counter()
     report = _check_report(report)
     _check_model(model, report)
+    ranks = Ranks(comm)
+    snapshots = ranks.agree(list(snapshots))
     out = os.fspath(out)
-    layout = ReportLayout(os.path.join(out, report.out_dir))
-    if tensorboard is None:
-        tensorboard = os.path.join(out, 'tensorboard')
-    done, manifest = _prepare_output(layout, report, overwrite, resume)
-    manifest_path = layout.manifest_path
-    write_json(manifest_path, manifest)
-    writer = None
-    if isinstance(tensorboard, (str, os.PathLike)):
-        writer = tensorboard = _summary_writer(tensorboard, manifest,
-                                               manifest_path)
-    try:
-        report.setup(out, tensorboard=tensorboard)
-    except Exception as error:
-        if writer is not None:
-            writer.close()
-        raise ReplayError('the report could not start: {}'.format(
-            error)) from error
+    opened, error = None, None
+    if ranks.is_root:
+        try:
+            opened = _Output(report, out, tensorboard, overwrite, resume)
+        except ReplayError as e:
+            error = e
+    message = ranks.agree(None if error is None else str(error))
+    if error is not None:
+        raise error
+    if message is not None:
+        raise ReplayError(message)
+    done = ranks.agree(opened.done if opened else None)
     summary = ReplaySummary()
-    callback = callback or (lambda *args: None)
     try:
-        for snapshot in snapshots:
-            step = (snapshot.epoch, snapshot.iteration)
-            missing = set(report.entries) - done.get(step, set())
-            if not missing:
-                summary.skipped.append(snapshot)
-                callback(snapshot, 'skipped', None)
-                continue
-            try:
-                load_model_params(model, snapshot.path, prefix=prefix)
-            except SnapshotError as error:
-                summary.failed.append(error)
-                callback(snapshot, 'failed', error)
-                continue
-            for name in missing:  # go on from the reports made before
-                report.series[name].resume(report.layout, until=step)
-            report.run(snapshot.epoch, snapshot.iteration, entries=missing)
-            summary.done.append(snapshot)
-            callback(snapshot, 'done', None)
+        _replay_snapshots(model, report, snapshots, done, prefix, ranks,
+                          summary, callback or (lambda *args: None))
     finally:
-        report.finalize()
-        if writer is not None:
-            writer.close()
+        if opened is not None:
+            opened.close(report)
+    if opened is None:
+        return summary
     if evolution:
         summary.evolution, problems = write_evolution(
             report, max_frames=max_frames)
         summary.problems.extend(problems)
     summary.seconds = time.perf_counter() - start
-    manifest['runs'].append(dict(
-        time=time.time(),
-        done=[os.path.abspath(s.path) for s in summary.done],
-        skipped=[os.path.abspath(s.path) for s in summary.skipped],
-        failed=[dict(path=os.path.abspath(e.path), reason=e.reason)
-                for e in summary.failed],
-        seconds=summary.seconds))
-    write_json(manifest_path, manifest)
+    opened.record(summary, ranks.size)
     return summary
+
+
+class _Output(object):
+    """Rank 0's side of a replay: the output folder, its manifest and its
+    TensorBoard writer, and the report set up to write into them."""
+
+    def __init__(self, report, out, tensorboard, overwrite, resume):
+        layout = ReportLayout(os.path.join(out, report.out_dir))
+        if tensorboard is None:
+            tensorboard = os.path.join(out, 'tensorboard')
+        self.done, self.manifest = _prepare_output(layout, report, overwrite,
+                                                   resume)
+        self.manifest_path = layout.manifest_path
+        write_json(self.manifest_path, self.manifest)
+        self.writer = None
+        if isinstance(tensorboard, (str, os.PathLike)):
+            self.writer = tensorboard = _summary_writer(
+                tensorboard, self.manifest, self.manifest_path)
+        try:
+            report.setup(out, tensorboard=tensorboard)
+        except Exception as error:
+            if self.writer is not None:
+                self.writer.close()
+            raise ReplayError('the report could not start: {}'.format(
+                error)) from error
+
+    def close(self, report):
+        report.finalize()
+        if self.writer is not None:
+            self.writer.close()
+
+    def record(self, summary, processes):
+        """Adds this run to the manifest."""
+        self.manifest['runs'].append(dict(
+            time=time.time(),
+            done=[os.path.abspath(s.path) for s in summary.done],
+            explained_by=summary.explained_by, processes=processes,
+            skipped=[os.path.abspath(s.path) for s in summary.skipped],
+            failed=[dict(path=os.path.abspath(e.path), reason=e.reason)
+                    for e in summary.failed],
+            seconds=summary.seconds))
+        write_json(self.manifest_path, self.manifest)
+
+
+def _explain_snapshot(model, report, snapshot, missing, prefix):
+    """Loads a snapshot and explains the probe with the entries
+    ``missing``; returns the entries' ``Explained`` maps, or a
+    ``SnapshotError`` when it cannot be loaded."""
+    try:
+        load_model_params(model, snapshot.path, prefix=prefix)
+    except SnapshotError as error:
+        return error
+    return report.explain(snapshot.epoch, entries=missing)
+
+
+def _portable(result):
+    """What one process sends of a snapshot's result to rank 0."""
+    if isinstance(result, SnapshotError):
+        return result.reason
+    return {name: e.portable() for name, e in result.items()}
+
+
+def _replay_snapshots(model, report, snapshots, done, prefix, ranks, summary,
+                      callback):
+    """Explains the snapshots not done yet, ``ranks.size`` at a time (one
+    per process); rank 0 writes each round in training order while the
+    next is computed."""
+    todo = []
+    for snapshot in snapshots:
+        missing = set(report.entries) - done.get(
+            (snapshot.epoch, snapshot.iteration), set())
+        if missing:
+            todo.append((snapshot, missing))
+        elif ranks.is_root:
+            summary.skipped.append(snapshot)
+            callback(snapshot, 'skipped', None)
+    for first in range(0, len(todo), ranks.size):
+        batch = todo[first:first + ranks.size]
+        mine = None
+        if ranks.rank < len(batch):
+            mine = _explain_snapshot(model, report, *batch[ranks.rank],
+                                     prefix)
+        results = ranks.gather(None if mine is None else _portable(mine))
+        failure = None
+        if ranks.is_root:
+            results[0] = mine  # its own failures keep their exception
+            for rank, ((snapshot, missing), result) in enumerate(
+                    zip(batch, results)):
+                failure = failure or _write_snapshot(
+                    report, snapshot, missing, result, rank, summary,
+                    callback)
+        message = ranks.agree(None if failure is None else str(failure))
+        if failure is not None:
+            raise failure
+        if message is not None:
+            raise ReplayError('the replay stopped in the process of rank 0: '
+                              '{}'.format(message))
+
+
+def _write_snapshot(report, snapshot, missing, result, rank, summary,
+                    callback):
+    """Rank 0: writes one snapshot's maps, explained by the process of
+    ``rank``; returns the failure that stops a strict report, if any."""
+    if not isinstance(result, dict):
+        error = result if isinstance(result, SnapshotError) else \
+            SnapshotError(snapshot.path, result)
+        summary.failed.append(error)
+        callback(snapshot, 'failed', error)
+        return None
+    step = (snapshot.epoch, snapshot.iteration)
+    for name in missing:  # go on from the reports made before
+        report.series[name].resume(report.layout, until=step)
+    failure = report.publish(snapshot.epoch, snapshot.iteration, result)
+    if failure is None:
+        summary.done.append(snapshot)
+        summary.explained_by.append(rank)
+        callback(snapshot, 'done', None)
+    return failure

@@ -4,6 +4,7 @@ import numbers
 
 import chainer
 import numpy
+from chainer.dataset import concat_examples
 
 from saliency_ext.calculators.aggregation import check_method
 from saliency_ext.calculators.base import BaseCalculator
@@ -172,9 +173,12 @@ class ReportEntry(object):
                         key, index, type(error).__name__, error)) from error
         return arguments
 
-    def saliency(self, data, converter):
+    def saliency(self, data, converter=concat_examples, *, batchsize=None,
+                 item_seeds=None):
         """Computes and aggregates the maps of ``data`` (an array, a tuple
-        of arrays or a list of items), all in one group: ``(N, ...)``.
+        of arrays or a list of items): ``(N, ...)``, in groups of
+        ``batchsize`` items (all in one by default). ``item_seeds``: see
+        ``calculator.compute``.
 
         What the model reports meanwhile (a ``Classifier``'s loss) goes to
         a reporter of its own and is dropped, so the trainer's observation
@@ -183,7 +187,8 @@ class ReportEntry(object):
         reporter.add_observers('saliency', self.calculator.model.namedlinks())
         with reporter.scope({}):
             samples = self.calculator.compute(
-                data, batchsize=len(as_dataset(data)), converter=converter,
+                data, batchsize=batchsize or len(as_dataset(data)),
+                converter=converter, item_seeds=item_seeds,
                 **self.compute_options)
         return self.calculator.aggregate(samples, method=self.method,
                                          ch_axis=self.ch_axis)

@@ -1,5 +1,6 @@
 """SaliencyReport: a training extension that explains a fixed probe batch at
 chosen epochs and hands the pictures to its sinks (files, TensorBoard)."""
+import hashlib
 import json
 import os
 import time
@@ -15,10 +16,12 @@ from chainer.training.triggers import ManualScheduleTrigger
 from saliency_ext.random_state import preserved_random_state
 from saliency_ext.report.background import BackgroundWriter
 from saliency_ext.report.entry import ReportEntry, finite_rows
-from saliency_ext.report.errors import (SaliencyReportError, describe,
+from saliency_ext.report.errors import (SaliencyReportError,
                                         describe_nonfinite, nonfinite_items,
                                         subject, wrap)
+from saliency_ext.report.explained import Explained, join
 from saliency_ext.report.probe import Probe, choose_probe
+from saliency_ext.report.ranks import Ranks
 from saliency_ext.report.series import EntrySeries
 from saliency_ext.report.startup import check_start
 from saliency_ext.sinks.base import ReportSink
@@ -26,6 +29,7 @@ from saliency_ext.sinks.files import FilesSink
 from saliency_ext.sinks.layout import ReportLayout
 from saliency_ext.sinks.storage import safe_name
 from saliency_ext.sinks.tensorboard import TensorBoardSink
+from saliency_ext.validation import is_int
 
 STEPS = ('epoch', 'iteration')
 #: The key of the report's state in a snapshot (one JSON string).
@@ -103,13 +107,27 @@ class SaliencyReport(extension.Extension):
     random state, ``chainer.config``, parameter gradients and link hooks
     are as they were after it ran.
 
+    SmoothGrad's noise and BayesGrad's dropout masks are drawn per probe
+    item from a seed made of ``seed``, the item's dataset index and the
+    epoch, so a map does not depend on which items, or how many processes,
+    computed it.
+
+    Data-parallel training (ChainerMN): every process builds the report
+    with the same probe (the full probe data, not its scattered shard) and
+    ``comm``; each computes its share of the probe's groups of items, the
+    maps are gathered to rank 0, which alone draws, writes and reports the
+    scalars. Other ranks create no file. As the probe is converted once and
+    computed in the same groups whatever the number of processes, the maps
+    are the same, bit for bit, with one process or several.
+
     Args:
         probe: The items to explain: an array, a tuple of arrays or a
             dataset. A fixed subset is drawn once when it is larger than
             ``probe_size``.
         entries (dict): Entry name -> :class:`~saliency_ext.ReportEntry`.
         probe_size (int): How many items to draw from ``probe``.
-        seed (int): Seed of that draw.
+        seed (int): Seed of that draw and, with each item's dataset index
+            and the epoch, of its noise and dropout masks.
         probe_indices (sequence of int): Explicit positions in ``probe``.
         converter (callable): Turns a list of probe items into model
             inputs (``concat_mols`` for molecules).
@@ -130,6 +148,14 @@ class SaliencyReport(extension.Extension):
         sinks (list of ReportSink): More destinations, beside the files and
             TensorBoard: each receives every report's record, pictures and
             arrays.
+        comm: A ChainerMN communicator when training data-parallel: the
+            probe's groups are split across its processes. Every process
+            must extend its trainer with the same report at the same
+            trigger.
+        group_size (int): Probe items computed together, in one group of
+            batched passes (all samples, steps and windows of its items):
+            the unit of work a process takes. Up to ``probe_size /
+            group_size`` processes share a report.
     """
 
     trigger = 1, 'epoch'
@@ -139,8 +165,16 @@ class SaliencyReport(extension.Extension):
                  probe_indices=None, converter=concat_examples,
                  trigger=(1, 'epoch'), initial=True, out_dir='saliency',
                  tensorboard=None, step='epoch', strict=False,
-                 background=True, sinks=()):
+                 background=True, sinks=(), comm=None, group_size=8):
         entries = _entries(entries)
+        self._ranks = Ranks(comm)
+        if not is_int(seed) or seed < 0:
+            raise ValueError('seed must be an int >= 0, got {!r}'.format(seed))
+        if not is_int(group_size) or group_size < 1:
+            raise ValueError('group_size must be an int >= 1, got {!r}'
+                             .format(group_size))
+        self._seed = int(seed)
+        self._group_size = int(group_size)
         _, indices, examples = choose_probe(
             probe, size=probe_size, seed=seed, indices=probe_indices)
         self._probe = Probe(indices, examples, converter)
@@ -208,24 +242,34 @@ class SaliencyReport(extension.Extension):
 
     @property
     def layout(self):
-        """ReportLayout: The files of the reports (after :meth:`setup`)."""
+        """ReportLayout: The files of the reports (after :meth:`setup`; None
+        in processes other than rank 0)."""
         return self._layout
+
+    @property
+    def is_writer(self):
+        """bool: Whether this process draws and writes (rank 0, or the only
+        process)."""
+        return self._ranks.is_root
 
     # -- Extension interface ------------------------------------------------
 
     def initialize(self, trainer):
         self.setup(trainer.out)
-        records = self._layout.records()
-        if self._resumed:
-            for series in self._series.values():
-                series.resume(self._layout)
-        # A resumed run, or a new run into a folder that holds reports,
-        # continues as a new session: earlier files are never overwritten.
-        if records:
-            self._session = 1 + max([self._session] +
-                                    [r['session'] for r in records])
-        if self._initial and not self._resumed and \
-                trainer.updater.iteration == 0:
+        if self.is_writer:
+            records = self._layout.records()
+            if self._resumed:
+                for series in self._series.values():
+                    series.resume(self._layout)
+            # A resumed run, or a new run into a folder that holds reports,
+            # continues as a new session: earlier files are never
+            # overwritten.
+            if records:
+                self._session = 1 + max([self._session] +
+                                        [r['session'] for r in records])
+        initial = self._initial and not self._resumed and \
+            trainer.updater.iteration == 0
+        if self._ranks.agree(initial):  # rank 0 decides for every rank
             self.run(trainer.updater.epoch, trainer.updater.iteration)
 
     def setup(self, out, *, tensorboard=None):
@@ -234,6 +278,8 @@ class SaliencyReport(extension.Extension):
         arguments checked, every entry tried on the first probe item), then
         opens the sinks under the folder ``out`` (the trainer's ``out``).
         Called by ``initialize``; the replay script calls it directly.
+        With several processes every one runs the check, a failure in one
+        stops them all, and only rank 0 opens sinks.
 
         Args:
             out (str): The folder the report folder goes in.
@@ -242,7 +288,10 @@ class SaliencyReport(extension.Extension):
         """
         if tensorboard is not None:
             self._tensorboard = tensorboard
-        check_start(self._series, self._probe, strict=self._strict)
+        self._check_start()
+        self._check_same_probe()
+        if not self.is_writer:
+            return
         self._layout = ReportLayout(os.path.join(out, self._out_dir))
         self._writer = BackgroundWriter(self._background)
         self._sinks = [FilesSink(self._layout)]
@@ -302,54 +351,192 @@ class SaliencyReport(extension.Extension):
 
     # -- the work -------------------------------------------------------------
 
+    def _check_start(self):
+        """The start-up check, in every process; a failure in one stops
+        every one, naming the entry and the process."""
+        error = None
+        try:
+            check_start(self._series, self._probe, strict=self._strict)
+        except Exception as e:
+            error = e
+        messages = self._ranks.allgather(None if error is None else
+                                         str(error))
+        if error is not None:
+            raise error
+        for rank, message in enumerate(messages):
+            if message is not None:  # another process failed: stop too
+                raise SaliencyReportError('{}\n(in the process of rank {})'
+                                          .format(message, rank))
+
+    def _check_same_probe(self):
+        """With several processes: stops every one of them unless all
+        built the report with the same entries and probe."""
+        if self._ranks.size == 1:
+            return
+        digest = hashlib.sha1(json.dumps(
+            [sorted(self._series), self._probe.indices]).encode())
+        for array in self._probe.arrays:
+            digest.update(numpy.ascontiguousarray(array).tobytes())
+        digests = self._ranks.allgather(digest.hexdigest())
+        differ = [rank for rank, d in enumerate(digests) if d != digests[0]]
+        if differ:
+            raise SaliencyReportError(
+                'SaliencyReport: the processes of rank {} have other entries '
+                'or another probe than rank 0: every process must build the '
+                'report with the same entries and the same, full probe data '
+                '(not its scatter_dataset shard)'.format(differ))
+
+    def _share(self):
+        """The probe items this process computes: its share of the groups
+        of ``group_size`` consecutive items."""
+        n, size = len(self._probe), self._group_size
+        groups = self._ranks.share(-(-n // size))
+        return range(min(n, groups.start * size), min(n, groups.stop * size))
+
+    def _explain_items(self, name, items, epoch):
+        """One entry's maps of the consecutive probe items ``items``, which
+        start a group; the items' seeds are the report's seed, their
+        dataset indices and the epoch."""
+        if not len(items):
+            return Explained()
+        if self._probe.arrays is None:  # a replay's process other than 0
+            self._probe.convert()
+        data, converter = self._probe.data(list(items))
+        seeds = [(self._seed, self._probe.indices[i], int(epoch))
+                 for i in items]
+        start = time.perf_counter()
+        try:
+            saliency = self._series[name].entry.saliency(
+                data, converter, batchsize=self._group_size,
+                item_seeds=seeds)
+        except Exception as error:
+            return Explained.failed(error, time.perf_counter() - start)
+        return Explained(saliency, None, time.perf_counter() - start)
+
+    def explain(self, epoch, *, entries=None):
+        """Computes this process's share of the probe for each entry (all
+        of it in a single process), with the item seeds of ``epoch``.
+
+        Returns:
+            dict: Entry name -> :class:`~saliency_ext.report.explained.
+            Explained`, in entry order.
+        """
+        items = self._share()
+        with preserved_random_state():
+            return {name: self._explain_items(name, items, epoch)
+                    for name in self._series
+                    if entries is None or name in entries}
+
     def run(self, epoch, iteration, *, entries=None):
         """Makes one report, stamped with ``epoch`` and ``iteration``, of
-        every entry or of the entries named in ``entries``."""
-        self._raise_or_warn(self._writer.collect())
-        observation = {}
+        every entry or of the entries named in ``entries``. With several
+        processes every one must call it; each computes its share."""
         start = time.perf_counter()
-        jobs = []
-        with preserved_random_state():
-            for name, series in self._series.items():
-                if entries is not None and name not in entries:
-                    continue
-                job, scalars = self._run_entry(series, epoch, iteration)
-                jobs.append(job)
-                observation.update(scalars)
+        shares = self.explain(epoch, entries=entries)
+        gathered = self._ranks.gather(
+            {name: share.portable() for name, share in shares.items()})
+        failure = None
+        if self.is_writer:
+            gathered[0] = shares  # its own failures keep their exception
+            explained = {name: join([g[name] for g in gathered],
+                                    ranked=self._ranks.size > 1)
+                         for name in shares}
+            failure = self.publish(epoch, iteration, explained, start=start)
+        self._last_epoch, self._last_iteration = epoch, iteration
+        if self._strict:
+            message = self._ranks.agree(
+                None if failure is None else str(failure))
+            if failure is not None:
+                raise failure
+            if message is not None:
+                raise SaliencyReportError('{}\n(stopped in the process of '
+                                          'rank 0)'.format(message))
+
+    def publish(self, epoch, iteration, explained, *, start=None):
+        """Hands a report's maps to the series and the sinks (rank 0 only):
+        checks them, draws and writes them on the writer thread, and reports
+        the scalars to ``chainer.reporter``.
+
+        Args:
+            epoch (int): The report's epoch.
+            iteration (int): The report's iteration.
+            explained (dict): Entry name -> :class:`~saliency_ext.report.
+                explained.Explained` of the whole probe.
+            start (float): When the report began (``time.perf_counter()``),
+                for ``saliency/seconds``; default: now.
+
+        Returns:
+            SaliencyReportError: With ``strict=True``, the first failure
+            (nothing is then written), raised from the original error; else
+            None, failures being warned about and recorded.
+        """
+        start = time.perf_counter() if start is None else start
+        failures = [f for f in map(self._write_failure,
+                                   self._writer.collect()) if f is not None]
+        observation, jobs = {}, []
+        for name, result in explained.items():
+            job, scalars, failure = self._entry_report(
+                self._series[name], result, epoch, iteration)
+            jobs.append(job)
+            observation.update(scalars)
+            if failure is not None:
+                failures.append(failure)
+        if self._strict and failures:
+            return failures[0]
         # drawing starts once all computing is done: on the writer thread it
         # would otherwise compete for the interpreter with the next entry
         for job in jobs:
             self._writer.submit(self._write, *job)
         observation['saliency/seconds'] = time.perf_counter() - start
-        self._last_epoch, self._last_iteration = epoch, iteration
         chainer.reporter.report(observation)
+        return None
 
-    def _run_entry(self, series, epoch, iteration):
-        name = series.name
-        start = time.perf_counter()
-        saliency, error = None, None
-        try:
-            saliency = series.entry.saliency(*self._probe.data())
-        except Exception as e:
-            error = self._failure(name, epoch, e)
-        seconds = time.perf_counter() - start
-        if saliency is not None:
-            error = self._check_finite(name, epoch, saliency)
+    def _entry_report(self, series, result, epoch, iteration):
+        """Checks one entry's maps and makes its record; returns the writer
+        job, the scalars and, with ``strict=True``, the failure."""
+        name, saliency = series.name, result.saliency
+        error, failure = result.error, None
+        if error is not None:
+            cause = result.exception or RuntimeError(error)
+            failure = _raised_from(wrap(cause, 'failed at epoch {}'.format(
+                epoch), entry=name), cause)
+        else:
+            error, failure = self._check_finite(name, epoch, saliency)
+        if error is not None and not self._strict:
+            warnings.warn('{} at epoch {}: {}'.format(subject(name), epoch,
+                                                      error))
         moved, limits = None, None
         if saliency is not None:
             moved = series.advance(saliency, epoch, iteration, self._session)
             limits = series.limits(saliency)
         record = dict(entry=name, epoch=int(epoch), iteration=int(iteration),
                       session=self._session, step=self._step,
-                      settings=series.entry.settings(), seconds=seconds,
-                      rank_corr=_finite_or_none(moved), error=error,
-                      failed_items=[])
+                      settings=series.entry.settings(),
+                      seconds=result.seconds, rank_corr=_finite_or_none(moved),
+                      error=error, failed_items=[])
         if saliency is not None and series.entry.include_mean:
             record['mean_items'] = int(finite_rows(saliency).sum())
-        observation = {'saliency/{}/seconds'.format(name): seconds}
+        observation = {'saliency/{}/seconds'.format(name): result.seconds}
         if moved is not None:
             observation['saliency/{}/rank_corr'.format(name)] = moved
-        return (series, record, saliency, limits), observation
+        return (series, record, saliency, limits), observation, \
+            failure if self._strict else None
+
+    def _check_finite(self, name, epoch, saliency):
+        """Names the probe items whose saliency holds NaN or infinite
+        values: returns the message for the index and the error a strict
+        report raises, or ``(None, None)`` when every map is finite."""
+        nan, inf = nonfinite_items(saliency)
+        if not (nan or inf):
+            return None, None
+        indices = self._probe.indices
+        message = 'saliency holds {}: check the model for diverging ' \
+            'outputs and the probe for non-finite inputs'.format(
+                describe_nonfinite(nan, inf, indices))
+        items = sorted(set(nan + inf))
+        return message, SaliencyReportError(
+            '{} at epoch {}: {}'.format(subject(name), epoch, message),
+            entry=name, items=items, indices=[indices[i] for i in items])
 
     def _write(self, series, record, saliency, limits):
         """Runs on the background thread: draws the pictures, hands the
@@ -371,37 +558,6 @@ class SaliencyReport(extension.Extension):
         for sink in self._sinks:
             sink.flush()
         self._layout.append(record)
-
-    def _failure(self, name, epoch, error):
-        """A computation that raised: raised again, wrapped, when strict;
-        else warned about and returned in words for the index."""
-        if self._strict:
-            raise wrap(error, 'failed at epoch {}'.format(epoch),
-                       entry=name) from error
-        message = describe(error)
-        warnings.warn('{} at epoch {}: {}'.format(subject(name), epoch,
-                                                  message))
-        return message
-
-    def _check_finite(self, name, epoch, saliency):
-        """Names the probe items whose saliency holds NaN or infinite
-        values: raised when strict, else warned about and returned in
-        words for the index (None when every map is finite)."""
-        nan, inf = nonfinite_items(saliency)
-        if not (nan or inf):
-            return None
-        indices = self._probe.indices
-        message = 'saliency holds {}: check the model for diverging ' \
-            'outputs and the probe for non-finite inputs'.format(
-                describe_nonfinite(nan, inf, indices))
-        if self._strict:
-            items = sorted(set(nan + inf))
-            raise SaliencyReportError(
-                '{} at epoch {}: {}'.format(subject(name), epoch, message),
-                entry=name, items=items, indices=[indices[i] for i in items])
-        warnings.warn('{} at epoch {}: {}'.format(subject(name), epoch,
-                                                  message))
-        return message
 
     def _drawing_failed(self, record, rendering):
         """Pictures that could not be drawn: raised, wrapped, when strict;
@@ -427,9 +583,23 @@ class SaliencyReport(extension.Extension):
 
     def _raise_or_warn(self, errors):
         for error in errors:
-            if self._strict:
-                if isinstance(error, SaliencyReportError):
-                    raise error
-                raise wrap(error, 'could not write a report') from error
+            failure = self._write_failure(error)
+            if failure is not None:
+                raise failure
+
+    def _write_failure(self, error):
+        """A failure of the writer thread: the error a strict report raises,
+        else warned about (None)."""
+        if not self._strict:
             warnings.warn('SaliencyReport could not write a report: {}'
                           .format(error))
+            return None
+        if isinstance(error, SaliencyReportError):
+            return error
+        return _raised_from(wrap(error, 'could not write a report'), error)
+
+
+def _raised_from(error, cause):
+    """``error`` as ``raise error from cause`` leaves it, to raise later."""
+    error.__cause__ = cause
+    return error

@@ -1,0 +1,47 @@
+"""What a report computed for one entry: the maps of some probe items, or
+why they are missing, and how long it took; shares computed by several
+processes join into one."""
+import dataclasses
+
+import numpy
+
+
+@dataclasses.dataclass
+class Explained(object):
+    """One entry's maps of a run of consecutive probe items.
+
+    Attributes:
+        saliency (numpy.ndarray): The aggregated maps ``(n, ...)``; None
+            when the computation failed or the share was empty.
+        error (str): ``'Type: message'`` of the failure, or None.
+        seconds (float): How long the computation took.
+        exception (Exception): The failure itself, in the process that
+            raised it (it does not travel between processes).
+    """
+    saliency: object = None
+    error: str = None
+    seconds: float = 0.
+    exception: Exception = dataclasses.field(default=None, compare=False)
+
+    @classmethod
+    def failed(cls, exception, seconds):
+        return cls(None, '{}: {}'.format(type(exception).__name__, exception),
+                   seconds, exception)
+
+    def portable(self):
+        """A copy that can be sent to another process (no exception)."""
+        return dataclasses.replace(self, exception=None)
+
+
+def join(shares, *, ranked=False):
+    """Joins the shares of consecutive items, in order, into one
+    :class:`Explained`: the maps concatenated, the first failure (naming
+    the process's rank when ``ranked``), the slowest share's seconds."""
+    seconds = max(share.seconds for share in shares)
+    for rank, share in enumerate(shares):
+        if share.error is not None:
+            error = share.error if not ranked else '{} (in the process of ' \
+                'rank {})'.format(share.error, rank)
+            return Explained(None, error, seconds, share.exception)
+    maps = [share.saliency for share in shares if share.saliency is not None]
+    return Explained(numpy.concatenate(maps), None, seconds)
