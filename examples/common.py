@@ -73,18 +73,16 @@ def start_data_parallel(description, *, name, epochs, argv=None):
     ``--communicator`` (None without it)."""
     args = parse_args(description, name=name, epochs=epochs, argv=argv,
                       data_parallel=True)
-    if args.communicator is None:
-        return args, start(description, name=name, epochs=epochs,
-                           argv=argv)[1], None
-    import chainermn  # needs mpi4py and an MPI: make install has both
-    chainermn.global_except_hook.add_hook()  # an error stops every process
-    comm = chainermn.create_communicator(args.communicator)
-    spec = str(args.device)
-    if spec.lstrip('-').isdigit() and int(spec) >= 0:
-        spec = str(comm.intra_rank)  # one GPU per process of the node
+    comm, spec = None, str(args.device)
+    if args.communicator is not None:
+        import chainermn  # needs mpi4py and an MPI: make install has both
+        chainermn.global_except_hook.add_hook()  # an error stops them all
+        comm = chainermn.create_communicator(args.communicator)
+        if spec.lstrip('-').isdigit() and int(spec) >= 0:
+            spec = str(comm.intra_rank)  # one GPU per process of the node
     device = get_device(spec)
     seed_everything(args.seed, device)
-    if comm.rank == 0:
+    if comm is None or comm.rank == 0:
         save_args(args)
     return args, device, comm
 
