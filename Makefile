@@ -51,3 +51,4 @@ bench: install
 	$(PY) scripts/benchmark_visualizers.py
 	$(PY) scripts/benchmark_report.py
 	$(VENV)/bin/mpiexec -n 2 $(PY) scripts/benchmark_report_mn.py
+	$(PY) scripts/benchmark_memory.py

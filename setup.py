@@ -19,7 +19,7 @@ setup(
     },
     extras_require={
         'visualize': ['matplotlib>=3.7', 'pillow>=10.1', 'rdkit>=2023.9'],
-        'tensorboard': ['tensorboardX>=2.6', 'tensorboard>=2.14'],
+        'tensorboard': ['tensorboardX>=2.6', 'tensorboard>=2.14', 'crc32c>=2.3'],
         'mpi': ['mpi4py>=4.0'],  # and an MPI: the mpich wheel or the system's
     },
 )

@@ -21,6 +21,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXAMPLES = ('iris', 'digits', 'esol')
+#: Pictures per TensorBoard card to keep (its --samples_per_plugin images=N).
+KEEP_IMAGES = 1000
 
 
 def last_picture_folders(out):
@@ -70,7 +72,15 @@ def main(argv=None):
         for folder in last_picture_folders(out):
             print('    ' + folder)
     print('\nTo watch every report of every example in TensorBoard, run:\n\n'
-          '    {} --logdir {}\n'.format(tensorboard_command(), args.out))
+          '    {} --logdir {} --samples_per_plugin images={}\n\n'
+          'and open its Time Series tab: one card group per example and '
+          'method\n(saliency.<method>: overview, history and curves; '
+          'saliency.<method>.items: each\nprobe item). By default TensorBoard '
+          'keeps only 10 pictures per card, so early\nreports drop off the '
+          'step slider; the flag keeps up to {} (images=0, documented\nas '
+          '"keep all", makes TensorBoard 2.21 show no picture at all). The '
+          'history card\nshows every report either way.\n'.format(
+              tensorboard_command(), args.out, KEEP_IMAGES, KEEP_IMAGES))
 
 
 def tensorboard_command():

@@ -11,11 +11,19 @@ TensorBoard events. Printed per trigger:
   (16 x (25 + 30) = 880 stacked molecules), timed in the same run just
   before each report (and left out of the training time);
 - overhead: extra wall time of the whole training, writing included
-  (the background writer is drained before the clock stops).
+  (the background writer is drained before the clock stops);
+- compute: the sum of ``saliency/<entry>/seconds`` over the run (the
+  saliency computation, what the report must cost); ``overhead / compute``
+  is the target (at most 1.5 with a report every epoch);
+- the writer thread's time per report: draw (the pictures, captions and
+  legends), encode (PNG, once per picture) and write (files, TensorBoard
+  events and the index, encoding excluded), and the most reports that
+  waited at once.
 
 Usage: python scripts/benchmark_report.py [--epochs 10] [--out DIR]
 """
 import argparse
+import collections
 import statistics
 import tempfile
 import time
@@ -32,22 +40,60 @@ from saliency_ext import (GaussianNoiseSampler, GradientCalculator,
                           VariableMonitorLinkHook)
 from saliency_ext.datasets import concat_mols, load_esol
 from saliency_ext.models import GraphRegressor
+from saliency_ext.report import pictures as pictures_module
+from saliency_ext.sinks import storage
+from saliency_ext.sinks import FilesSink, ReportLayout, TensorBoardSink
 
 PROBE = 16
 STEPS, M = 25, 30
 
 
+SECONDS = collections.Counter()  # the writer thread's time by stage
+
+
+def timed(stage, function):
+    """``function``, adding its time to ``SECONDS[stage]``."""
+    def run(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            SECONDS[stage] += time.perf_counter() - start
+    return run
+
+
+# the stages of the writer thread, timed where the report calls them
+pictures_module.ReportPictures.draw = timed(
+    'draw', pictures_module.ReportPictures.draw)
+storage.encode_png = timed('encode', storage.encode_png)
+
+
+# files, TensorBoard and the index: writing (the PNGs they encode counted
+# under encode)
+for cls, names in ((FilesSink, ('write',)),
+                   (TensorBoardSink, ('write', 'flush')),
+                   (ReportLayout, ('append',))):
+    for name in names:
+        setattr(cls, name, timed('write', getattr(cls, name)))
+
+
 class TimedReport(SaliencyReport):
-    """Records how long each call holds the training thread."""
+    """Records how long each call holds the training thread, the computing
+    time of its entries and the writer's backlog."""
 
     def __init__(self, *args, **kwargs):
         super(TimedReport, self).__init__(*args, **kwargs)
-        self.blocking = []
+        self.blocking, self.compute = [], 0.
 
     def __call__(self, trainer):
         start = time.perf_counter()
-        super(TimedReport, self).__call__(trainer)
+        observed = {}
+        with chainer.reporter.report_scope(observed):
+            super(TimedReport, self).__call__(trainer)
         self.blocking.append(time.perf_counter() - start)
+        self.compute += sum(v for k, v in observed.items()
+                            if k.endswith('/seconds') and
+                            k != 'saliency/seconds')
 
 
 def make_report(predictor, esol, trigger, out, comm=None):
@@ -85,12 +131,14 @@ def train(esol, epochs, trigger, out):
         floor = FloorProbe(predictor, report)
         trainer.extend(report)
         trainer.extend(floor, trigger=trigger, name='floor')
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     trainer.run()  # finalize drains the background writer
     elapsed = time.perf_counter() - start
+    cpu = time.process_time() - cpu  # every thread of the process
     if floor is not None:  # the probe's own time is not the report's
         elapsed -= sum(floor.seconds)
-    return elapsed, report, floor
+        cpu -= sum(floor.seconds)
+    return elapsed, cpu, report, floor
 
 
 class FloorProbe(object):
@@ -119,26 +167,52 @@ class FloorProbe(object):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--epochs', type=int, default=10)
+    parser.add_argument('--rounds', type=int, default=2,
+                        help='runs of each training, interleaved; the '
+                        'fastest counts (default: %(default)s)')
     parser.add_argument('--out', default=None)
     args = parser.parse_args()
     out = args.out or tempfile.mkdtemp(prefix='saliency-bench-')
     esol = load_esol()
-    base, _, _ = train(esol, args.epochs, None, out + '/plain')
+    runs = collections.defaultdict(list)
+    for k in range(args.rounds):
+        for interval in (None, 1, 5):
+            SECONDS.clear()
+            trigger = None if interval is None else (interval, 'epoch')
+            result = train(esol, args.epochs, trigger,
+                           '{}/{}-{}'.format(out, interval, k))
+            runs[interval].append(result + (dict(SECONDS),))
+    base = min(r[0] for r in runs[None])
+    base_cpu = min(r[1] for r in runs[None])
     print('ESOL GGNN, {} epochs of {} molecules (batch 32): {:.1f} s without '
-          'the report ({:.2f} s/epoch)'.format(
-              args.epochs, len(esol.dataset), base, base / args.epochs))
-    print('{:<16} {:>8} {:>12} {:>9} {:>10} {:>10}'.format(
-        'trigger', 'reports', 'blocking s', 'floor s', 'x floor',
-        'overhead'))
+          'the report ({:.2f} s/epoch), {:.1f} s of CPU; fastest of {} '
+          'rounds'.format(args.epochs, len(esol.dataset), base,
+                          base / args.epochs, base_cpu, args.rounds))
+    print('{:<15} {:>7} {:>8} {:>7} {:>7} {:>8} {:>8} {:>9} {:>8} {:>6} '
+          '{:>6} {:>6}'.format('trigger', 'reports', 'blocking', 'floor',
+                               'x floor', 'compute', 'overhead', 'x compute',
+                               'CPU', 'draw', 'encode', 'write'))
     for interval in (1, 5):
-        total, report, floor = train(esol, args.epochs, (interval, 'epoch'),
-                                     '{}/every{}'.format(out, interval))
+        total, cpu, report, floor, seconds = min(runs[interval],
+                                                 key=lambda r: r[0])
+        n = len(report.blocking)
         blocking = statistics.median(report.blocking)
         floor = statistics.median(floor.seconds)
-        print('{:<16} {:>8} {:>12.3f} {:>9.3f} {:>10.2f} {:>9.0f}%'.format(
-            'every {} epoch{}'.format(interval, 's' * (interval > 1)),
-            len(report.blocking), blocking, floor, blocking / floor,
-            100 * (total - base) / base))
+        extra = total - base
+        print('{:<15} {:>7} {:>7.3f}s {:>6.3f}s {:>7.2f} {:>7.2f}s '
+              '{:>7.2f}s {:>9.2f} {:>+7.1f}s {:>4.0f}ms {:>4.0f}ms '
+              '{:>4.0f}ms'.format(
+                  'every {} epoch{}'.format(interval, 's' * (interval > 1)),
+                  n, blocking, floor, blocking / floor, report.compute,
+                  extra, extra / report.compute, cpu - base_cpu,
+                  1000 * seconds['draw'] / n, 1000 * seconds['encode'] / n,
+                  1000 * (seconds['write'] - seconds['encode']) / n))
+    print('blocking: median seconds a report holds training; floor: one '
+          'forward+backward pass\nover the stacked probe; compute: the sum '
+          'of saliency/<entry>/seconds; overhead:\nextra wall time of the '
+          'whole training (x compute: the target is at most 1.5);\nCPU: '
+          'extra CPU time of all threads; draw, encode, write: the writer '
+          'thread per\nreport')
     print('outputs under', out)
 
 

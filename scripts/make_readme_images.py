@@ -7,11 +7,14 @@ report's own files:
 - ``iris_importance.png``: the random forest's feature importances next to the
   mean bars (over all 150 flowers) of VanillaGrad, SmoothGrad and Integrated
   Gradients;
-- ``digits_methods.png``: eight held-out digits (columns) under the five
+- ``digits_methods.png``: three held-out digits (columns) under the five
   methods (rows);
 - ``esol_molecules.png``: two held-out molecules with a hydroxyl group and a
   long alkyl chain (the longest chain of the probe and the shortest), under
   Integrated Gradients and BayesGrad.
+
+The report's own pictures are used as they are, each with its caption and
+colour legend.
 
 Every picture is written as a palette PNG of at most 100 KB.
 
@@ -28,10 +31,12 @@ import json
 import os
 
 import numpy
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from saliency_ext import TableVisualizer
 from saliency_ext.sinks.layout import ReportLayout
+from saliency_ext.visualizers import compose
+from saliency_ext.visualizers.base import default_font
 
 MAX_BYTES = 100 * 1000
 FONT_SIZE = 14
@@ -57,7 +62,7 @@ def last_picture(layout, entry, name):
 
 
 def font():
-    return ImageFont.load_default(size=FONT_SIZE)
+    return default_font(FONT_SIZE)
 
 
 def titled(picture, title):
@@ -123,34 +128,22 @@ def iris(findings, layout, dest):
     sample = last_picture(layout, next(iter(findings['methods'])), 'mean')
     bars = TableVisualizer(width=sample.width, bar_height=22).visualize(
         forest / forest.sum(), feature_names=names, scaler=None)
-    panels = [titled(Image.fromarray(bars), 'random forest')]
+    panels = [Image.fromarray(compose.framed(bars, [
+        'random forest', 'feature importances (share of the total)']))]
     for entry, method in findings['methods'].items():
         panels.append(titled(last_picture(layout, entry, 'mean'),
-                             '{}, mean of {} flowers'.format(
-                                 method['label'], findings['n_items'])))
+                             method['label']))
     save_small(grid([panels], columns=2),
                os.path.join(dest, 'iris_importance.png'))
 
 
-def digits(findings, layout, dest, n_items=8):
+def digits(findings, layout, dest, n_items=3):
     rows, labels = [], []
     for entry, method in findings['methods'].items():
         labels.append(method['label'])
         rows.append([last_picture(layout, entry, 'item_{:02d}'.format(i))
                      for i in range(n_items)])
     save_small(grid(rows, labels), os.path.join(dest, 'digits_methods.png'))
-
-
-def cropped(picture, margin=GAP):
-    """``picture`` without the white border around its drawing."""
-    drawn = (numpy.asarray(picture) < 250).any(axis=2)
-    rows = numpy.flatnonzero(drawn.any(axis=1))
-    cols = numpy.flatnonzero(drawn.any(axis=0))
-    if not len(rows):
-        return picture
-    return picture.crop((max(cols[0] - margin, 0), max(rows[0] - margin, 0),
-                         min(cols[-1] + margin + 1, picture.width),
-                         min(rows[-1] + margin + 1, picture.height)))
 
 
 def esol(findings, layout, dest):
@@ -160,8 +153,7 @@ def esol(findings, layout, dest):
     rows, labels = [], []
     for entry, method in findings['methods'].items():
         labels.append(method['label'].split(' (')[0])
-        rows.append([cropped(last_picture(layout, entry,
-                                          'item_{:02d}'.format(i)))
+        rows.append([last_picture(layout, entry, 'item_{:02d}'.format(i))
                      for i in items])
     save_small(grid(rows, labels), os.path.join(dest, 'esol_molecules.png'))
 

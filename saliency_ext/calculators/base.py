@@ -178,6 +178,41 @@ class BaseCalculator(object):
             postprocess_fn, train, noise_sampler, show_progress, item_seeds)
         return samples
 
+    def explain_outputs(self, data, batchsize=16, converter=concat_examples):
+        """What the saliency of each item explains, from one clean pass in
+        evaluation mode: the model's output for the item.
+
+        Args:
+            data, batchsize, converter: As for :meth:`compute`.
+
+        Returns:
+            dict: ``values`` (the explained value of each item, ``(N,)``;
+            None when ``eval_fun`` returns a scalar), ``classes`` (the class
+            each value is the score of, with ``target``; else None) and
+            ``labels`` (the items' labels when ``label_index`` is set, else
+            None), as numpy arrays.
+        """
+        values, classes, labels = [], [], []
+        dataset = data_module.as_dataset(data)
+        device = self.device or self.model.device
+        for converted, _ in data_module.converted_groups(
+                data, dataset, min(int(batchsize), self.max_batch), converter,
+                device):
+            group = self._make_group(converted, 1, None)
+            _, value, _ = self._evaluate(group, numpy.zeros(1, numpy.int64),
+                                         lambda p: p, False, False)
+            values.append(None if value is None else value[0])
+            classes.append(group.classes)
+            labels.append(group.labels)
+
+        def joined(parts):
+            if any(p is None for p in parts):
+                return None
+            return numpy.concatenate([backend.CpuDevice().send(p)
+                                      for p in parts])
+        return dict(values=joined(values), classes=joined(classes),
+                    labels=joined(labels))
+
     def aggregate(self, samples, method='raw', ch_axis=None):
         """Averages samples over the sample axis; see
         :func:`saliency_ext.calculators.aggregation.aggregate`."""

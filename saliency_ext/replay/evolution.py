@@ -3,40 +3,10 @@ side on one colour scale, so that how an explanation changed reads at a
 glance (``<report folder>/<entry>/evolution/item_NN.png``)."""
 import numpy
 
-from saliency_ext.optional import require
 from saliency_ext.sinks.storage import write_png
-from saliency_ext.visualizers.base import default_font
+from saliency_ext.visualizers import compose
 
-LABEL_HEIGHT = 20
-GAP = 6
-
-
-def _label(rgb, text):
-    """The picture with ``text`` in a white band above it."""
-    image_module = require('PIL.Image', 'evolution strips')
-    image_draw = require('PIL.ImageDraw', 'evolution strips')
-    height, width = rgb.shape[:2]
-    canvas = image_module.new('RGB', (width, height + LABEL_HEIGHT), 'white')
-    canvas.paste(image_module.fromarray(numpy.ascontiguousarray(rgb)),
-                 (0, LABEL_HEIGHT))
-    draw = image_draw.Draw(canvas)
-    font = default_font(14)
-    left, _, right, _ = draw.textbbox((0, 0), text, font=font)
-    draw.text((max(0, (width - (right - left)) // 2), 2), text, fill='black',
-              font=font)
-    return numpy.asarray(canvas)
-
-
-def side_by_side(pictures, gap=GAP):
-    """Joins RGB pictures left to right, on white, tops aligned."""
-    height = max(p.shape[0] for p in pictures)
-    width = sum(p.shape[1] for p in pictures) + gap * (len(pictures) - 1)
-    strip = numpy.full((height, width, 3), 255, numpy.uint8)
-    left = 0
-    for picture in pictures:
-        strip[:picture.shape[0], left:left + picture.shape[1]] = picture
-        left += picture.shape[1] + gap
-    return strip
+GAP = compose.PAD
 
 
 def _spread(records, max_frames):
@@ -81,14 +51,21 @@ def write_evolution(report, *, max_frames=None):
             continue
         try:
             limits = series.shared_limits(saliencies)
-            frames = [[_label(rgb, _frame_label(record, report.step))
-                       for _, rgb in series.render(
-                           s, limits, placeholders=True).pictures]
-                      for record, s in zip(records, saliencies)]
-            for (picture, _), strip in zip(series.entry.maps(saliencies[0]),
-                                           zip(*frames)):
+            frames = [[compose.stack([compose.text_band(
+                [_frame_label(record, report.step)], rgb.shape[1],
+                align='center'), rgb]) for _, rgb in series.render(
+                    s, limits, placeholders=True).pictures]
+                for record, s in zip(records, saliencies)]
+            for k, ((picture, item), strip) in enumerate(zip(
+                    series.entry.maps(saliencies[0]), zip(*frames))):
+                scale, signed = series.entry.scale_of(item, limits[k])
+                body = compose.side_by_side(strip, gap=GAP)
                 path = layout.evolution_path(name, picture)
-                write_png(path, side_by_side(strip))
+                write_png(path, compose.framed(body, [
+                    '{} \u00b7 {} across {} reports'.format(
+                        name, picture, len(records))], compose.legend(
+                            body.shape[1], scale, signed,
+                            note='one scale for every frame')))
                 paths.append(path)
         except Exception as error:
             problems.append('entry {!r}: could not draw its evolution strip '

@@ -194,9 +194,13 @@ class ReportEntry(object):
                                          ch_axis=self.ch_axis)
 
     def maps(self, saliency):
-        """The maps drawn: one per item, then, when asked for, the mean of
-        the items whose maps are finite."""
-        maps = [('item_{:02d}'.format(i), s) for i, s in enumerate(saliency)]
+        """The maps drawn: one per item, named ``item_NN`` with as many
+        digits as the probe's last item needs (at least two) so that names
+        sort in item order, then, when asked for, the mean of the items
+        whose maps are finite."""
+        width = max(2, len(str(len(saliency) - 1)))
+        maps = [('item_{:0{}d}'.format(i, width), s)
+                for i, s in enumerate(saliency)]
         if self.include_mean:
             finite = finite_rows(saliency)
             maps.append(('mean', saliency[finite].mean(axis=0) if finite.any()
@@ -225,13 +229,29 @@ class ReportEntry(object):
         picture ``on_error(position, name, error)`` returns, so that one
         item does not take the others' pictures with it.
         """
+        maps = self.maps(saliency)
+        titles = [{'title': self.mean_title(saliency)} if name == 'mean' and
+                  self._titled and 'title' not in self.visualize_options
+                  else {} for name, _ in maps]
+        bound = [dict(bound[i] if i < len(bound) else {}, **titles[i])
+                 for i in range(len(maps))]
+        names = [name for name, _ in maps]
+        return list(zip(names, self.draw(
+            [m for _, m in maps], bound, limits, on_error=None if
+            on_error is None else lambda i, error: on_error(
+                i, names[i], error))))
+
+    def draw(self, maps, bound, limits=None, *, on_error=None):
+        """Draws ``maps`` with the per-map arguments ``bound`` (missing ones
+        are empty: the mean) and the per-map ``(vmin, vmax)`` ``limits`` (or
+        None for the visualizer's own scale). Returns the pictures; a map
+        that fails to draw raises, or takes ``on_error(position, error)``.
+        """
         from saliency_ext.visualizers import FixedScaler
         pictures = []
-        for i, (name, item) in enumerate(self.maps(saliency)):
+        for i, item in enumerate(maps):
             kwargs = dict(self.visualize_options)
             kwargs.update(bound[i] if i < len(bound) else {})
-            if name == 'mean' and self._titled and 'title' not in kwargs:
-                kwargs['title'] = self.mean_title(saliency)
             if limits is not None:
                 kwargs['scaler'] = FixedScaler(*limits[i])
             try:
@@ -239,6 +259,31 @@ class ReportEntry(object):
             except Exception as error:
                 if on_error is None:
                     raise
-                rgb = on_error(i, name, error)
-            pictures.append((name, rgb))
+                rgb = on_error(i, error)
+            pictures.append(rgb)
         return pictures
+
+    @property
+    def own_scaler(self):
+        """The scaler of ``visualize`` when the entry has no ``scale``: a
+        :class:`~saliency_ext.visualizers.Scaler`, a function, or the
+        visualizer's default (``abs_max_scaler``)."""
+        from saliency_ext.visualizers import abs_max_scaler
+        return self.visualize_options.get('scaler', abs_max_scaler)
+
+    def scale_of(self, item, limits=None):
+        """The colour scale a map is drawn on, for its legend: ``(limits,
+        signed)``; ``limits`` is None when a scaler function decides. A map
+        without negative values on a signed scale shows only its upper
+        half, white to red, so its legend is ``(0, vmax)``, unsigned."""
+        from saliency_ext.visualizers import Scaler
+        finite = item[numpy.isfinite(item)]
+        negative = bool(finite.size and finite.min() < 0)
+        scaler = self.own_scaler
+        if limits is None and not isinstance(scaler, Scaler):
+            return None, negative
+        lo, hi = (float(v) for v in (
+            limits if limits is not None else scaler.limits(item)))
+        if lo < 0 and not negative:  # magnitudes: only the upper half shows
+            return (0., hi), False
+        return (lo, hi), lo < 0

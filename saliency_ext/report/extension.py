@@ -20,6 +20,8 @@ from saliency_ext.report.errors import (SaliencyReportError,
                                         describe_nonfinite, nonfinite_items,
                                         subject, wrap)
 from saliency_ext.report.explained import Explained, join
+from saliency_ext.report.history import FRAMES, ITEMS, History
+from saliency_ext.report.pictures import ReportPictures, item_texts
 from saliency_ext.report.probe import Probe, choose_probe
 from saliency_ext.report.ranks import Ranks
 from saliency_ext.report.series import EntrySeries
@@ -27,7 +29,7 @@ from saliency_ext.report.startup import check_start
 from saliency_ext.sinks.base import ReportSink
 from saliency_ext.sinks.files import FilesSink
 from saliency_ext.sinks.layout import ReportLayout
-from saliency_ext.sinks.storage import safe_name
+from saliency_ext.sinks.storage import Picture, safe_name
 from saliency_ext.sinks.tensorboard import TensorBoardSink
 from saliency_ext.validation import is_int
 
@@ -79,6 +81,13 @@ def _sinks(sinks):
     return sinks
 
 
+def _positive_int(name, value, least=1):
+    if not is_int(value) or value < least:
+        raise ValueError('{} must be an int >= {}, got {!r}'.format(
+            name, least, value))
+    return int(value)
+
+
 def _finite_or_none(value):
     return None if value is None or value != value else float(value)
 
@@ -87,14 +96,17 @@ class SaliencyReport(extension.Extension):
     """Explains a fixed probe batch while the model trains.
 
     At every trigger, and once before training starts, each entry computes
-    the saliency of the probe items, draws one picture per item and hands
-    the report to its sinks:
+    the saliency of the probe items and draws, each with its caption and
+    colour legend, one picture per item (and the mean), an ``overview`` of
+    every item on one colour scale, and a ``history`` of every report so
+    far; then it hands the report to its sinks:
 
     - the files under ``<trainer.out>/<out_dir>/`` (see
       :mod:`saliency_ext.sinks.layout`): pictures, the raw maps with the
       epoch, iteration and settings, and an index record per report;
-    - TensorBoard images ``saliency/<entry>/item_NN`` and scalars, with the
-      entry's name made safe as for its folder;
+    - TensorBoard: per entry, the card group ``saliency.<entry>`` with the
+      overview, the history and the scalars, and ``saliency.<entry>.items``
+      with each map (see :func:`saliency_ext.sinks.picture_tag`);
     - the sinks given in ``sinks``.
 
     It reports ``saliency/<entry>/rank_corr`` (mean Spearman correlation of
@@ -103,7 +115,9 @@ class SaliencyReport(extension.Extension):
     ``LogReport`` and ``PrintReport``.
 
     Only the saliency computation blocks training; drawing and writing run
-    on a background thread, in order. The report is training-neutral: the
+    on a background thread, in order, at most ``max_pending`` reports
+    behind: past that training waits (with one warning naming the entry)
+    rather than memory growing. The report is training-neutral: the
     random state, ``chainer.config``, parameter gradients and link hooks
     are as they were after it ran.
 
@@ -156,6 +170,13 @@ class SaliencyReport(extension.Extension):
             batched passes (all samples, steps and windows of its items):
             the unit of work a process takes. Up to ``probe_size /
             group_size`` processes share a report.
+        max_pending (int): The most reports waiting to be drawn and
+            written; past it the training thread waits.
+        history_frames (int): The most reports the history picture shows;
+            past it they are thinned evenly, keeping the first and the
+            newest.
+        history_items (int): The maps in each frame of the history: the
+            mean (when drawn) first, then the first probe items.
     """
 
     trigger = 1, 'epoch'
@@ -165,7 +186,8 @@ class SaliencyReport(extension.Extension):
                  probe_indices=None, converter=concat_examples,
                  trigger=(1, 'epoch'), initial=True, out_dir='saliency',
                  tensorboard=None, step='epoch', strict=False,
-                 background=True, sinks=(), comm=None, group_size=8):
+                 background=True, sinks=(), comm=None, group_size=8,
+                 max_pending=2, history_frames=FRAMES, history_items=ITEMS):
         entries = _entries(entries)
         self._ranks = Ranks(comm)
         if not is_int(seed) or seed < 0:
@@ -178,8 +200,15 @@ class SaliencyReport(extension.Extension):
         _, indices, examples = choose_probe(
             probe, size=probe_size, seed=seed, indices=probe_indices)
         self._probe = Probe(indices, examples, converter)
-        self._series = {name: EntrySeries(name, entry, indices, examples)
-                        for name, entry in entries.items()}
+        self._max_pending = _positive_int('max_pending', max_pending)
+        history_frames = _positive_int('history_frames', history_frames, 2)
+        history_items = _positive_int('history_items', history_items)
+        self._series = {name: EntrySeries(
+            name, entry, indices, examples,
+            history=History(history_frames, history_items))
+            for name, entry in entries.items()}
+        self._warned_behind = False
+        self._unlabelled = set()
         if step not in STEPS:
             raise ValueError("step must be 'epoch' or 'iteration', got {!r}"
                              .format(step))
@@ -260,7 +289,7 @@ class SaliencyReport(extension.Extension):
             records = self._layout.records()
             if self._resumed:
                 for series in self._series.values():
-                    series.resume(self._layout)
+                    series.resume(self._layout, step=self._step)
             # A resumed run, or a new run into a folder that holds reports,
             # continues as a new session: earlier files are never
             # overwritten.
@@ -293,7 +322,10 @@ class SaliencyReport(extension.Extension):
         if not self.is_writer:
             return
         self._layout = ReportLayout(os.path.join(out, self._out_dir))
-        self._writer = BackgroundWriter(self._background)
+        self._writer = BackgroundWriter(
+            self._background,
+            max_pending=self._max_pending * len(self._series),
+            on_wait=self._behind)
         self._sinks = [FilesSink(self._layout)]
         if self._tensorboard is not False:
             self._sinks.append(TensorBoardSink(self._tensorboard))
@@ -485,8 +517,11 @@ class SaliencyReport(extension.Extension):
             return failures[0]
         # drawing starts once all computing is done: on the writer thread it
         # would otherwise compete for the interpreter with the next entry
-        for job in jobs:
-            self._writer.submit(self._write, *job)
+        for series, record, saliency, limits, texts in jobs:
+            pictures = 0 if saliency is None else \
+                len(series.entry.maps(saliency)) + 2  # overview, history
+            self._writer.submit(self._write, series, record, saliency, limits,
+                                texts, label=series.name, pictures=pictures)
         observation['saliency/seconds'] = time.perf_counter() - start
         chainer.reporter.report(observation)
         return None
@@ -505,10 +540,12 @@ class SaliencyReport(extension.Extension):
         if error is not None and not self._strict:
             warnings.warn('{} at epoch {}: {}'.format(subject(name), epoch,
                                                       error))
-        moved, limits = None, None
+        moved, limits, texts = None, None, None
         if saliency is not None:
             moved = series.advance(saliency, epoch, iteration, self._session)
             limits = series.limits(saliency)
+            texts = item_texts(self._probe.indices,
+                               self._explained(series, epoch))
         record = dict(entry=name, epoch=int(epoch), iteration=int(iteration),
                       session=self._session, step=self._step,
                       settings=series.entry.settings(),
@@ -519,7 +556,7 @@ class SaliencyReport(extension.Extension):
         observation = {'saliency/{}/seconds'.format(name): result.seconds}
         if moved is not None:
             observation['saliency/{}/rank_corr'.format(name)] = moved
-        return (series, record, saliency, limits), observation, \
+        return (series, record, saliency, limits, texts), observation, \
             failure if self._strict else None
 
     def _check_finite(self, name, epoch, saliency):
@@ -538,14 +575,44 @@ class SaliencyReport(extension.Extension):
             '{} at epoch {}: {}'.format(subject(name), epoch, message),
             entry=name, items=items, indices=[indices[i] for i in items])
 
-    def _write(self, series, record, saliency, limits):
+    def _explained(self, series, epoch):
+        """The outputs the entry explains, for the pictures' labels; None
+        (and a warning) when they cannot be had."""
+        try:
+            data, converter = self._probe.data()
+            return series.entry.calculator.explain_outputs(
+                data, len(self._probe), converter)
+        except Exception as error:
+            if series.name not in self._unlabelled:  # once per entry
+                self._unlabelled.add(series.name)
+                warnings.warn('SaliencyReport entry {!r} at epoch {}: the '
+                              'pictures are not labelled with the explained '
+                              'outputs ({}: {})'.format(
+                                  series.name, epoch, type(error).__name__,
+                                  error))
+            return None
+
+    def _behind(self, name):
+        """Called when the training thread waits for the writer."""
+        if not self._warned_behind:
+            self._warned_behind = True
+            warnings.warn(
+                'SaliencyReport: drawing entry {!r} falls behind training ({} '
+                'reports waiting); training waits for it. Report less often '
+                '(a longer trigger, such as (5, \'epoch\')) or draw fewer '
+                'probe items'.format(name, self._max_pending))
+
+    def _stamp(self, record):
+        return '{} {}'.format(self._step, record[self._step])
+
+    def _write(self, series, record, saliency, limits, texts):
         """Runs on the background thread: draws the pictures, hands the
         report to every sink, flushes them, then lists it in the index."""
         pictures = {}
         if saliency is not None:
-            rendering = series.render(saliency, limits=limits,
-                                      placeholders=True)
-            pictures = dict(rendering.pictures)
+            drawn, rendering = ReportPictures(
+                series, self._stamp(record), texts).draw(saliency, limits)
+            pictures = {name: Picture.of(rgb) for name, rgb in drawn.items()}
             if rendering.failures:
                 self._drawing_failed(record, rendering)
         arrays = {} if saliency is None else {'saliency': saliency}

@@ -6,6 +6,7 @@ import numpy
 
 from saliency_ext.report.entry import limits_of
 from saliency_ext.report.errors import describe, wrap
+from saliency_ext.report.history import History
 from saliency_ext.report.metrics import mean_rank_correlation
 from saliency_ext.report.placeholder import SIZE as PLACEHOLDER_SIZE
 from saliency_ext.report.placeholder import placeholder
@@ -39,17 +40,22 @@ class EntrySeries(object):
     a snapshot keeps; :meth:`resume` continues a series from a report
     folder.
 
+    It also keeps the entry's :class:`~saliency_ext.report.history.History`
+    (the frames of every report so far, drawn once each).
+
     Args:
         name (str): The entry's name.
         entry (ReportEntry): What is computed and drawn.
         indices (list of int): The probe items' dataset indices.
         examples (list): The probe items.
+        history (History): The history's frames; ``None`` for the default.
     """
 
-    def __init__(self, name, entry, indices, examples):
+    def __init__(self, name, entry, indices, examples, *, history=None):
         self.name = name
         self.entry = entry
         self.indices = list(indices)
+        self.history = History() if history is None else history
         self.item_kwargs = []
         for position, (index, example) in enumerate(zip(indices, examples)):
             try:
@@ -149,7 +155,22 @@ class EntrySeries(object):
             tuple(state['last'])
         self.previous = None
 
-    def resume(self, layout, *, until=None):
+    @property
+    def history_shared(self):
+        """Whether the history's frames share one colour scale: not when a
+        scaler function scales each map."""
+        from saliency_ext.visualizers import Scaler
+        return self.entry.scale is not None or isinstance(
+            self.entry.own_scaler, Scaler)
+
+    def history_maps(self, saliency):
+        """What a history frame of ``saliency`` holds, the mean first:
+        ``(name, map, visualize arguments)`` triples."""
+        maps = [(name, m, kwargs) for (name, m), kwargs in zip(
+            self.entry.maps(saliency), self.item_kwargs + [{}])]
+        return maps[-1:] + maps[:-1] if self.entry.include_mean else maps
+
+    def resume(self, layout, *, until=None, step='epoch'):
         """Continues the series from the reports in ``layout``.
 
         The previous maps become those of the report named by the loaded
@@ -157,11 +178,14 @@ class EntrySeries(object):
         with ``until`` (an ``(epoch, iteration)`` step: the replay), those
         of the latest report made before that step, in memory or on disk.
         Without loaded first limits, ``scale='first'`` takes them from the
-        series' first report on disk.
+        series' first report on disk. An empty history takes the reports
+        made before, so that it goes on showing the whole run.
 
         Args:
             layout (ReportLayout): The report folder.
             until (tuple): The step about to be reported, or None.
+            step (str): What labels the history's frames, ``'epoch'`` or
+                ``'iteration'``.
         """
         records = layout.latest_records(self.name)
         if self.previous is None and self.last is not None:
@@ -172,6 +196,24 @@ class EntrySeries(object):
                 records:
             self.first_limits = self.entry.limits(
                 layout.read_arrays(records[0])['saliency'])
+        self._resume_history(layout, records, until, step)
+
+    def _resume_history(self, layout, records, until, step):
+        if self.history.count:
+            return
+        if until is not None:
+            earlier = [r for r in records
+                       if training_order(r) < training_order(until)]
+        elif self.last is not None:
+            earlier = [r for r in records if training_order(r) <=
+                       training_order(self.last[:2])]
+        else:
+            earlier = []
+        for record in earlier:  # drawn at the next report
+            saliency = layout.read_arrays(record)['saliency']
+            self.history.add('{} {}'.format(step, record[step]),
+                             self.history_maps(saliency), None,
+                             shared=self.history_shared)
 
     def _load_exact(self, layout):
         epoch, iteration, session = self.last

@@ -1,6 +1,10 @@
 """The interface of a report's destinations (sinks)."""
 import math
 
+#: Picture names beside the maps (``item_NN``): every probe item at once, and
+#: every report so far; and the mean map over the probe.
+OVERVIEW, HISTORY, MEAN = 'overview', 'history', 'mean'
+
 
 class ReportSink(object):
     """A destination of reports: the extension decides what to write, a
@@ -13,8 +17,13 @@ class ReportSink(object):
       ``iteration``, ``session``, ``step`` (``'epoch'`` or ``'iteration'``,
       the step TensorBoard counts), ``files`` (relative to the report
       folder), ``settings``, ``seconds``, ``rank_corr`` and ``error``;
-    - ``pictures`` (dict): picture name (``'item_00'``, ``'mean'``) -> RGB
-      ``uint8`` array ``(H, W, 3)``, in drawing order;
+    - ``pictures`` (dict): picture name -> RGB ``uint8`` array ``(H, W, 3)``:
+      each map (``'item_00'``, ..., ``'mean'``), then ``'overview'`` (every
+      probe item tiled under one colour legend) and ``'history'`` (every
+      report so far); each value is a
+      :class:`~saliency_ext.sinks.storage.Picture`, the array itself whose
+      ``png`` attribute holds its PNG file, encoded once for every sink
+      (do not change the pixels in place);
     - ``arrays`` (dict): the saved arrays (``'saliency'``: the aggregated
       maps ``(N, ...)``); empty when the computation failed.
 

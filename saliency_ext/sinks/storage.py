@@ -1,8 +1,11 @@
 """Durable report files: safe names, atomic writes, PNG/NPZ/JSON and the report index.
 
-Every write goes to a temporary file in the destination directory that is fsynced and then
-moved into place with ``os.replace``, so a crash or a full disk leaves either the old file
-or the new one, never a truncated mix. Only the standard library, numpy and PIL are used.
+Every write goes to a temporary file in the destination directory that is moved into place
+with ``os.replace``, so a crash or a full disk leaves either the old file or the new one,
+never a truncated mix. What cannot be made again (arrays, the index) is also fsynced before
+the move, so it survives a power loss; pictures, which can be redrawn from the arrays, are
+not (an fsync per picture cost more than drawing it). Only the standard library, numpy and
+PIL are used.
 """
 
 import contextlib
@@ -82,7 +85,7 @@ def resolve_inside(root, *parts):
     return path
 
 
-def atomic_write_bytes(path, data):
+def atomic_write_bytes(path, data, *, durable=True):
     """Writes bytes to a file so that readers see either the old or the new content.
 
     Creates missing parent directories. On any failure the temporary file is removed and an
@@ -91,6 +94,8 @@ def atomic_write_bytes(path, data):
     Args:
         path (str or os.PathLike): The destination file.
         data (bytes-like): The complete new content.
+        durable (bool): Also fsync the file and its directory, so that the new content
+            survives a power loss; ``False`` for what can be made again.
     """
     directory, base = os.path.split(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
@@ -103,14 +108,16 @@ def atomic_write_bytes(path, data):
     try:
         with os.fdopen(fd, 'wb') as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):  # Keep the original error, not a cleanup one.
             os.unlink(tmp)
         raise
-    _fsync_directory(directory)
+    if durable:
+        _fsync_directory(directory)
 
 
 def _fsync_directory(directory):
@@ -148,11 +155,10 @@ def check_rgb(rgb):
     return rgb
 
 
-def write_png(path, rgb):
-    """Writes an RGB image as a PNG file, atomically.
+def encode_png(rgb):
+    """The PNG file of an RGB image, as bytes.
 
     Args:
-        path (str or os.PathLike): The destination file.
         rgb (numpy.ndarray): A uint8 array of shape ``(H, W, 3)``.
 
     Raises:
@@ -165,7 +171,53 @@ def write_png(path, rgb):
     # Level 1 encodes twice as fast as the default for ~15 % larger files:
     # reports write many pictures while training runs.
     image.save(buffer, format='PNG', compress_level=1)
-    atomic_write_bytes(path, buffer.getvalue())
+    return buffer.getvalue()
+
+
+class Picture(np.ndarray):
+    """An RGB picture that is encoded to PNG once, however many sinks take it.
+
+    It is the ``uint8`` array ``(H, W, 3)`` itself, so a sink that wants pixels uses it as
+    any array; :attr:`png` holds its PNG file, encoded at the first use and kept, which the
+    files and TensorBoard sinks both write. Do not change its pixels in place.
+    """
+
+    @classmethod
+    def of(cls, rgb):
+        """``rgb`` (checked to be uint8 ``(H, W, 3)``) as a :class:`Picture`."""
+        return np.ascontiguousarray(check_rgb(rgb)).view(cls)
+
+    def __array_finalize__(self, obj):
+        self._png = None  # a view or a result of arithmetic encodes its own pixels
+
+    @property
+    def png(self):
+        """bytes: The picture's PNG file."""
+        if self._png is None:
+            self._png = encode_png(self.view(np.ndarray))
+        return self._png
+
+
+def png_bytes(rgb):
+    """The PNG file of a picture: a :class:`Picture`'s own, else encoded now."""
+    return rgb.png if isinstance(rgb, Picture) else encode_png(rgb)
+
+
+def write_png(path, rgb, *, durable=False):
+    """Writes an RGB image as a PNG file, atomically.
+
+    Args:
+        path (str or os.PathLike): The destination file.
+        rgb (numpy.ndarray): A uint8 array of shape ``(H, W, 3)`` (a :class:`Picture` is
+            not encoded again).
+        durable (bool): fsync it (see :func:`atomic_write_bytes`); pictures can be redrawn
+            from the arrays, so by default they are not.
+
+    Raises:
+        TypeError: If ``rgb`` is not a uint8 numpy array.
+        ValueError: If ``rgb`` is not shaped ``(H, W, 3)``.
+    """
+    atomic_write_bytes(path, png_bytes(check_rgb(rgb)), durable=durable)
 
 
 def write_npz(path, /, **arrays):

@@ -14,8 +14,8 @@ import numpy as np
 from chainer import backend
 
 from saliency_ext.optional import require
-from saliency_ext.sinks.base import ReportSink, scalars
-from saliency_ext.sinks.storage import check_rgb, safe_name
+from saliency_ext.sinks.base import HISTORY, MEAN, OVERVIEW, ReportSink, scalars
+from saliency_ext.sinks.storage import Picture, check_rgb, safe_name
 
 _WRITER_METHODS = ('add_image', 'add_scalar', 'flush', 'close')
 
@@ -117,7 +117,17 @@ class TensorBoardWriter:
         """
         tag, step = _check_tag(tag), _check_step(step)
         rgb = check_rgb(_to_cpu(rgb))
-        self._summary_writer().add_image(tag, rgb, global_step=step, dataformats='HWC')
+        writer = self._summary_writer()
+        file_writer = getattr(writer, '_get_file_writer', None)
+        if isinstance(rgb, Picture) and file_writer is not None:
+            # the PNG the files sink wrote too: encoded once, not again by tensorboardX
+            summary = _import_tensorboardx().proto.summary_pb2.Summary
+            image = summary.Image(height=rgb.shape[0], width=rgb.shape[1], colorspace=3,
+                                  encoded_image_string=rgb.png)
+            file_writer().add_summary(summary(value=[summary.Value(tag=tag, image=image)]),
+                                      step)
+        else:
+            writer.add_image(tag, rgb, global_step=step, dataformats='HWC')
 
     def add_scalar(self, tag, value, step):
         """Adds a scalar.
@@ -158,15 +168,34 @@ class TensorBoardWriter:
         self.close()
 
 
-def entry_tag(entry):
-    """The tag prefix of an entry's pictures and scalars, named as its
-    folder."""
-    return 'saliency/{}/'.format(safe_name(entry))
+def entry_group(entry):
+    """The Time Series card group of an entry: ``saliency.<entry>``, the
+    entry's name made safe as for its folder."""
+    return 'saliency.{}'.format(safe_name(entry))
+
+
+def picture_tag(entry, name):
+    """The tag of a picture: the overview and the history in the entry's
+    group, each map in the group ``saliency.<entry>.items``, the mean first
+    (``all_items_mean`` sorts before ``item_000``)."""
+    group = entry_group(entry)
+    if name in (OVERVIEW, HISTORY):
+        return '{}/{}'.format(group, name)
+    return '{}.items/{}'.format(group, 'all_items_mean' if name == MEAN else name)
+
+
+def scalar_tag(entry, name):
+    """The tag of a scalar (``rank_corr``, ``seconds``, ...): in the entry's
+    group, beside its overview and history."""
+    return '{}/{}'.format(entry_group(entry), name)
 
 
 class TensorBoardSink(ReportSink):
     """The built-in sink that writes each report's pictures and scalars to
-    TensorBoard, at the record's epoch or iteration (its ``step``).
+    TensorBoard, at the record's epoch or iteration (its ``step``), under
+    the tags of :func:`picture_tag` and :func:`scalar_tag`: one Time Series
+    card group per entry with its overview, history and scalars, and one
+    with its maps.
 
     Args:
         target: A ``tensorboardX.SummaryWriter`` (left open), a log
@@ -184,12 +213,11 @@ class TensorBoardSink(ReportSink):
             self._writer = TensorBoardWriter(os.path.join(out, 'tensorboard'))
 
     def write(self, record, pictures, arrays):
-        step = record[record['step']]
-        tag = entry_tag(record['entry'])
-        for name, rgb in pictures.items():
-            self._writer.add_image(tag + name, rgb, step)
+        step, entry = record[record['step']], record['entry']
         for name, value in scalars(record).items():
-            self._writer.add_scalar(tag + name, value, step)
+            self._writer.add_scalar(scalar_tag(entry, name), value, step)
+        for name, rgb in pictures.items():
+            self._writer.add_image(picture_tag(entry, name), rgb, step)
 
     def flush(self):
         self._writer.flush()

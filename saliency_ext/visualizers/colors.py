@@ -10,8 +10,6 @@ RED = np.array([0.86, 0.08, 0.08])
 BLUE = np.array([0.10, 0.30, 0.86])
 #: RGB in [0, 1] of NaN or infinite saliency: a grey unlike any colour of the maps.
 MISSING = np.array([0.55, 0.55, 0.55])
-#: Matplotlib colour map for unsigned saliency (magnitudes) when none is given.
-SEQUENTIAL_CMAP = 'inferno'
 
 _WHITE = np.ones(3)
 _LUT_SIZE = 256
@@ -47,8 +45,9 @@ def lookup_table(cmap, signed):
     """Sample a colour map into a table of 256 RGB ``uint8`` colours.
 
     Args:
-        cmap: ``None`` for :func:`red_blue` on a signed scale and :data:`SEQUENTIAL_CMAP`
-            otherwise; a matplotlib colour map name; or a matplotlib ``Colormap`` (any
+        cmap: ``None`` for :func:`red_blue`: white to blue and red on a signed scale,
+            white to red on an unsigned one (magnitudes), so that zero is white whatever
+            the scale; a matplotlib colour map name; or a matplotlib ``Colormap`` (any
             callable that maps floats in ``[0, 1]`` to RGB or RGBA rows).
         signed (bool): whether the table spans ``[-1, 1]`` (else ``[0, 1]``); it only
             matters for ``cmap=None``.
@@ -61,10 +60,9 @@ def lookup_table(cmap, signed):
         TypeError: if ``cmap`` is neither a name nor callable.
     """
     positions = np.linspace(0.0, 1.0, _LUT_SIZE)
-    if cmap is None and signed:
-        rgb = red_blue(2.0 * positions - 1.0)
+    if cmap is None:
+        rgb = red_blue(2.0 * positions - 1.0 if signed else positions)
     else:
-        cmap = SEQUENTIAL_CMAP if cmap is None else cmap
         if isinstance(cmap, str):
             colormaps = require('matplotlib', f'the colour map {cmap!r}').colormaps
             if cmap not in colormaps:

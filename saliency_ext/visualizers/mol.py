@@ -1,8 +1,12 @@
 """MolVisualizer and SmilesVisualizer: atoms of a molecule coloured by their saliency."""
 
+import collections
+import functools
 import io
 import math
 import numbers
+import threading
+import typing
 
 import numpy as np
 
@@ -10,6 +14,69 @@ from saliency_ext.optional import require
 from saliency_ext.datasets.molecules import smiles_to_mol
 from saliency_ext.visualizers import colors, scalers
 from saliency_ext.visualizers.base import BaseVisualizer, to_numpy
+
+
+#: Blank margin around the molecule, a fraction of the picture, so that highlights never
+#: touch the border.
+PADDING = 0.12
+#: Molecule depictions kept (an LRU cache): a report draws the same probe molecules again
+#: and again.
+DEPICTIONS = 512
+
+
+class Depiction(typing.NamedTuple):
+    """A molecule drawn once without highlights, and where its atoms are.
+
+    Attributes:
+        mol: the molecule (kept, so that its ``id`` is not reused while cached).
+        skeleton (numpy.ndarray): the drawing, RGB ``uint8``.
+        atoms (numpy.ndarray): ``(n_atoms, 2)`` pixel centres ``(x, y)`` of the atoms.
+        pixels_per_angstrom (float): the drawing's scale.
+    """
+
+    mol: object
+    skeleton: np.ndarray
+    atoms: np.ndarray
+    pixels_per_angstrom: float
+
+
+_depictions = collections.OrderedDict()
+_depictions_lock = threading.Lock()
+
+
+def _depiction(mol, size, legend):
+    """The cached :class:`Depiction` of ``mol`` at ``size`` with ``legend``: 2-D
+    coordinates, drawing options and the drawing itself are made once per molecule."""
+    key = (id(mol), size, legend)
+    with _depictions_lock:
+        found = _depictions.get(key)
+        if found is not None and found.mol is mol:
+            _depictions.move_to_end(key)
+            return found
+    draw = require('rdkit.Chem.Draw.rdMolDraw2D', 'MolVisualizer')
+    geometry = require('rdkit.Geometry', 'MolVisualizer')
+    drawer = draw.MolDraw2DCairo(*size)
+    _options(drawer)
+    drawer.DrawMolecule(mol, legend=legend)
+    drawer.FinishDrawing()
+    image = require('PIL.Image', 'MolVisualizer')
+    skeleton = np.asarray(image.open(io.BytesIO(drawer.GetDrawingText())).convert('RGB'))
+    atoms = np.array([[p.x, p.y] for p in (drawer.GetDrawCoords(i)
+                                           for i in range(mol.GetNumAtoms()))])
+    origin, unit = (drawer.GetDrawCoords(geometry.Point2D(x, 0.0)) for x in (0.0, 1.0))
+    found = Depiction(mol, skeleton, atoms.reshape(-1, 2),
+                      math.hypot(unit.x - origin.x, unit.y - origin.y))
+    with _depictions_lock:
+        _depictions[key] = found
+        while len(_depictions) > DEPICTIONS:
+            _depictions.popitem(last=False)
+    return found
+
+
+def _options(drawer):
+    options = drawer.drawOptions()
+    options.useBWAtomPalette()
+    options.padding = PADDING
 
 
 def _shown_atoms(scaled, visualize_ratio):
@@ -113,11 +180,9 @@ class MolVisualizer(BaseVisualizer):
         scaled = self._scale(saliency, scaler)
         highlights = _highlights(mol, scaled, _shown_atoms(scaled, visualize_ratio), color_fn,
                                  color_bonds)
+        rgb = self._highlighted(_depiction(mol, self.size, legend), mol, highlights)
         draw = require('rdkit.Chem.Draw.rdMolDraw2D', 'MolVisualizer')
-        png = self._draw(draw.MolDraw2DCairo(*self.size), mol, highlights, legend)
-        image = require('PIL.Image', 'MolVisualizer')
-        rgb = np.asarray(image.open(io.BytesIO(png)).convert('RGB'))
-        return self._write(rgb, save_filepath, png=png, svg=lambda: self._draw(
+        return self._write(rgb, save_filepath, svg=lambda: self._draw(
             draw.MolDraw2DSVG(*self.size), mol, highlights, legend))
 
     def check_arguments(self, **kwargs):
@@ -128,6 +193,29 @@ class MolVisualizer(BaseVisualizer):
         if 'mol' in kwargs and not isinstance(kwargs['mol'], chem.Mol):
             mol = kwargs['mol']
             raise TypeError(f'mol must be an rdkit.Chem.Mol, got {type(mol).__name__}: {mol!r}')
+
+    def _highlighted(self, depiction, mol, highlights):
+        """The cached drawing of the molecule over its highlights: discs at the atoms and
+        thick lines along the bonds, drawn with PIL and multiplied with the drawing, so
+        lines and labels stay black. Much faster than RDKit drawing the molecule anew."""
+        image = require('PIL.Image', 'MolVisualizer')
+        image_draw = require('PIL.ImageDraw', 'MolVisualizer')
+        atom_colors, bond_colors = highlights
+        layer = image.new('RGB', self.size, 'white')
+        pen = image_draw.Draw(layer)
+        radius = self.highlight_radius * depiction.pixels_per_angstrom
+
+        def rgb(color):
+            return tuple(colors.to_uint8(np.asarray(color)[:3]).tolist())
+        for index, color in bond_colors.items():
+            bond = mol.GetBondWithIdx(index)
+            ends = depiction.atoms[[bond.GetBeginAtomIdx(), bond.GetEndAtomIdx()]]
+            pen.line([tuple(p) for p in ends], fill=rgb(color), width=round(1.2 * radius))
+        for index, color in atom_colors.items():
+            x, y = depiction.atoms[index]
+            pen.ellipse((x - radius, y - radius, x + radius, y + radius), fill=rgb(color))
+        product = depiction.skeleton.astype(np.uint16) * np.asarray(layer, np.uint16)
+        return ((product + 127) // 255).astype(np.uint8)
 
     @staticmethod
     def _atom_saliency(saliency, n_atoms):
@@ -145,7 +233,7 @@ class MolVisualizer(BaseVisualizer):
     def _draw(self, drawer, mol, highlights, legend):
         """Draw with an RDKit ``MolDraw2D`` and return its output (PNG bytes or SVG text)."""
         atom_colors, bond_colors = highlights
-        drawer.drawOptions().useBWAtomPalette()
+        _options(drawer)
         # RDKit draws an atom highlight of one colour as a 360-point polygon, which Cairo fills
         # slowly (about 0.25 ms an atom); one of several colours is drawn as arcs, three
         # times faster. Giving each atom its colour twice draws the same circle the fast way.
@@ -155,6 +243,19 @@ class MolVisualizer(BaseVisualizer):
             {i: self.highlight_radius for i in atom_colors}, {})
         drawer.FinishDrawing()
         return drawer.GetDrawingText()
+
+
+@functools.lru_cache(maxsize=DEPICTIONS)
+def _parsed(smiles, add_hs, canonical):
+    """The molecule of a SMILES string, parsed once: the same object each time, so that
+    its depiction is cached too."""
+    mol = smiles_to_mol(smiles)
+    chem = require('rdkit.Chem', 'SmilesVisualizer')
+    if canonical:
+        mol = chem.MolFromSmiles(chem.MolToSmiles(mol))
+    if add_hs:
+        mol = chem.AddHs(mol)
+    return mol
 
 
 class SmilesVisualizer(MolVisualizer):
@@ -196,11 +297,6 @@ class SmilesVisualizer(MolVisualizer):
             ValueError: if RDKit cannot parse ``smiles`` (the message quotes it), and as for
                 :meth:`MolVisualizer.visualize`.
         """
-        mol = smiles_to_mol(smiles)
-        chem = require('rdkit.Chem', 'SmilesVisualizer')
-        if use_canonical_smiles:
-            mol = chem.MolFromSmiles(chem.MolToSmiles(mol))
-        if add_Hs:
-            mol = chem.AddHs(mol)
+        mol = _parsed(smiles, bool(add_Hs), bool(use_canonical_smiles))
         return super().visualize(saliency, mol, save_filepath, visualize_ratio, color_fn, scaler,
                                  legend, color_bonds=color_bonds)

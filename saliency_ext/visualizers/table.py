@@ -13,9 +13,9 @@ from xml.sax.saxutils import escape
 import numpy as np
 
 from saliency_ext.optional import require
-from saliency_ext.visualizers import colors, scalers
+from saliency_ext.visualizers import colors, compose, scalers
 from saliency_ext.visualizers.base import BaseVisualizer, check_bbox_inches, \
-    default_font, to_numpy
+    default_font, draw_text, to_numpy
 
 SORTS = ('descending', 'ascending', 'none')
 _PAD = 8  # pixels around the chart and between the labels and the bars
@@ -94,11 +94,22 @@ def _ticks(lo, hi):
     return [k * step for k in range(first, last + 1)]
 
 
-def _fit(text, font, width):
-    """``text``, shortened with an ellipsis until it is at most ``width`` pixels long."""
-    while len(text) > 1 and font.getlength(text) > width:
-        text = text[:-2] + '\u2026'
-    return text
+def _axis(scaled, scaler):
+    """The value axis: its label, and the maps from the bars' scaled values to the values
+    its ticks show and back. A linear :class:`~saliency_ext.visualizers.scalers.Scaler`'s
+    ticks are in raw saliency units, :data:`normalize_scaler`'s in shares of the total."""
+    if isinstance(scaler, scalers.NormalizeScaler):
+        return 'share of the total |saliency|', _same, _same
+    if not isinstance(scaler, scalers.Scaler):
+        return 'saliency' if scaler is None else 'saliency, as scaled', _same, _same
+    lo, hi = scaled.limits
+    if scaled.signed:
+        return 'saliency', lambda v: v * hi, lambda v: v / hi
+    return 'saliency', lambda v: lo + v * (hi - lo), lambda v: (v - lo) / (hi - lo)
+
+
+def _same(value):
+    return value
 
 
 def _svg(chart, font_size):
@@ -118,7 +129,7 @@ def _svg(chart, font_size):
     return '\n'.join(parts + ['</svg>\n'])
 
 
-def _rasterize(chart, font):
+def _rasterize(chart, font_size):
     """The chart as an RGB ``uint8`` array, drawn with PIL."""
     image_module = require('PIL.Image', 'TableVisualizer')
     image_draw = require('PIL.ImageDraw', 'TableVisualizer')
@@ -129,7 +140,7 @@ def _rasterize(chart, font):
     for line in chart.lines:
         draw.line(line, fill=_BLACK)
     for x, y, text, anchor, rgb in chart.texts:
-        draw.text((x, y), text, fill=rgb, font=font, anchor=_ANCHORS[anchor])
+        draw_text(image, (x, y), text, font_size, rgb, anchor=_ANCHORS[anchor])
     return np.asarray(image)
 
 
@@ -213,7 +224,7 @@ class TableVisualizer(BaseVisualizer):
         if num_visualize != -1:
             order = order[:num_visualize]
         chart = self._layout(scaled, names, order, scaler, style)
-        rgb = _rasterize(chart, default_font(self.font_size))
+        rgb = _rasterize(chart, self.font_size)
         return self._write(rgb, save_filepath, svg=lambda: _svg(chart, self.font_size))
 
     @staticmethod
@@ -241,7 +252,8 @@ class TableVisualizer(BaseVisualizer):
                   for i in order]
         label_width = min(max((font.getlength(t) for t, _ in labels), default=0.0),
                           _LABEL_SHARE * self.width)
-        left, right = 2 * _PAD + label_width, self.width - _PAD - 1.5 * size
+        # room on the right for half of the widest tick label
+        left, right = 2 * _PAD + label_width, self.width - _PAD - 2.2 * size
         lo, hi = _value_range(scaled, isinstance(scaler, scalers.FixedScaler))
 
         def x(value):
@@ -251,10 +263,11 @@ class TableVisualizer(BaseVisualizer):
         rects, texts = [], []
         if style.title:
             texts.append((self.width / 2, _PAD + 0.9 * size,
-                          _fit(style.title, font, self.width - 2 * _PAD), 'middle', _BLACK))
+                          compose.fit_text(style.title, self.width - 2 * _PAD, size), 'middle', _BLACK))
         for k, (i, (label, rgb)) in enumerate(zip(order, labels)):
             middle = top + (k + 0.5) * row
-            texts.append((left - _PAD, middle, _fit(label, font, label_width), 'end', rgb))
+            texts.append((left - _PAD, middle, compose.fit_text(label, label_width, size),
+                          'end', rgb))
             if not scaled.missing[i]:
                 end = colors.RED if scaled.values[i] >= 0 else colors.BLUE
                 x0, x1 = sorted((x(0.0), x(scaled.values[i])))
@@ -262,21 +275,14 @@ class TableVisualizer(BaseVisualizer):
                 rects.append((x0, middle - half, x1, middle + half,
                               style.color or tuple(colors.to_uint8(end).tolist())))
         lines = [(x(0.0), top, x(0.0), axis_y), (left, axis_y, right, axis_y)]
-        for tick in _ticks(lo, hi):
-            lines.append((x(tick), axis_y, x(tick), axis_y + _TICK))
-            texts.append((x(tick), axis_y + _TICK + 0.8 * size, f'{round(tick, 12):g}',
+        label, raw, back = _axis(scaled, scaler)
+        for tick in _ticks(raw(lo), raw(hi)):
+            lines.append((x(back(tick)), axis_y, x(back(tick)), axis_y + _TICK))
+            texts.append((x(back(tick)), axis_y + _TICK + 0.8 * size, f'{tick:.3g}',
                           'middle', _BLACK))
-        label = style.xlabel if style.xlabel is not None else \
-            self._axis_label(scaled, isinstance(scaler, scalers.Scaler))
+        if style.xlabel is not None:
+            label = style.xlabel
         texts.append(((left + right) / 2, axis_y + _TICK + 2.3 * size, label, 'middle',
                       _BLACK))
         height = math.ceil(axis_y + _TICK + 3.0 * size + _PAD)
         return _Chart((self.width, height), rects, lines, texts)
-
-    @staticmethod
-    def _axis_label(scaled, described):
-        if not described:
-            return 'saliency'
-        lo, hi = scaled.limits
-        return (f'saliency scaled to [{-1 if scaled.signed else 0}, 1] '
-                f'from [{lo:.3g}, {hi:.3g}]')

@@ -100,7 +100,7 @@ def test_reports_files_and_index(run):
             for path in record['files']:
                 assert os.path.isfile(os.path.join(run.layout.root, path))
             pictures = [f for f in record['files'] if f.endswith('.png')]
-            assert len(pictures) == len(indices) + run.spec['mean_picture']
+            assert len(pictures) == len(indices) + run.spec['mean_picture'] + 2
             saliency = run.layout.read_arrays(record)['saliency']
             assert len(saliency) == len(indices)
             assert numpy.isfinite(saliency).all()

@@ -132,21 +132,25 @@ def test_replay_writes_what_the_report_wrote_in_training(trained, tmp_path,
 
     # TensorBoard: a series over training, at the snapshots' epochs
     tags = image_steps(tmp_path / 'tensorboard')
-    assert set(tags) == {'saliency/{}/item_{:02d}'.format(n, i)
+    assert set(tags) == {'saliency.{}.items/item_{:02d}'.format(n, i)
                          for n in ENTRIES for i in range(4)} | {
-                             'saliency/vanilla/mean'}
+                             'saliency.{}/{}'.format(n, picture)
+                             for n in ENTRIES
+                             for picture in ('overview', 'history')} | {
+                             'saliency.vanilla.items/all_items_mean'}
     assert all(s == [1, 2, 3] for s in tags.values())
 
-    # evolution strips: three frames side by side, labelled above
+    # evolution strips: three frames side by side, labelled above, under a
+    # caption and over a colour legend
     for name in ENTRIES:
         for picture in ['item_{:02d}'.format(i) for i in range(4)]:
             folder = tmp_path / 'saliency' / os.path.dirname(
                 layout.records(name)[0]['files'][0])
             strip = size(tmp_path / 'saliency' / name / 'evolution' /
                          (picture + '.png'))
-            frame = size(folder / (picture + '.png'))
-            assert strip == (3 * frame[0] + 2 * evolution.GAP,
-                             frame[1] + evolution.LABEL_HEIGHT)
+            frame = size(folder / (picture + '.png'))  # the same width
+            assert strip[0] == 3 * frame[0] + 2 * evolution.GAP
+            assert strip[1] > frame[1]
     assert os.path.isfile(tmp_path / 'saliency' / 'vanilla' / 'evolution' /
                           'mean.png')
 

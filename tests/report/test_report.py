@@ -50,7 +50,8 @@ def test_events_files_and_index_agree(tmp_path):
         for path in record['files']:
             assert os.path.isfile(tmp_path / 'saliency' / path), path
         pictures = [f for f in record['files'] if f.endswith('.png')]
-        assert len(pictures) == 6 + (record['entry'] == 'vanilla')
+        # the items, the mean (vanilla), the overview and the history
+        assert len(pictures) == 6 + (record['entry'] == 'vanilla') + 2
     arrays = layout.read_arrays(records[-1])
     assert arrays['saliency'].shape == (6, 4)
     assert int(arrays['epoch']) == 3
@@ -60,12 +61,15 @@ def test_events_files_and_index_agree(tmp_path):
     events = EventAccumulator(str(tmp_path / 'tensorboard'),
                               size_guidance={'images': 0, 'scalars': 0})
     events.Reload()
-    expected = {'saliency/{}/item_{:02d}'.format(safe_name(n), i)
-                for n in names for i in range(6)} | {'saliency/vanilla/mean'}
+    expected = {'saliency.{}.items/item_{:02d}'.format(safe_name(n), i)
+                for n in names for i in range(6)} | {
+                    'saliency.{}/{}'.format(safe_name(n), picture)
+                    for n in names for picture in ('overview', 'history')} | {
+                        'saliency.vanilla.items/all_items_mean'}
     assert set(events.Tags()['images']) == expected
     for tag in expected:
         assert [e.step for e in events.Images(tag)] == [0, 1, 2, 3]
-    assert [e.step for e in events.Scalars('saliency/ig/rank_corr')] == \
+    assert [e.step for e in events.Scalars('saliency.ig/rank_corr')] == \
         [1, 2, 3]
 
     log = json.load(open(tmp_path / 'log'))
@@ -121,27 +125,35 @@ def test_bad_entry_fails_at_start_and_names_it(tmp_path):
 
 
 class FlakyVisualizer(TableVisualizer):
-    def __init__(self, fail_at):
-        super(FlakyVisualizer, self).__init__()
-        self.calls, self.fail_at = 0, fail_at
+    """Fails its next ``fail_next`` calls: an extension sets one at epoch 1,
+    just before the report, whose first picture is probe item 0 (so the
+    report must draw in the training thread)."""
+
+    fail_next = 0
 
     def visualize(self, *args, **kwargs):
-        self.calls += 1
-        if self.calls in self.fail_at:
+        if self.fail_next:
+            self.fail_next -= 1
             raise RuntimeError('disk on fire')
         return super(FlakyVisualizer, self).visualize(*args, **kwargs)
 
 
-def flaky_entries(predictor):
+def add_flaky_report(trainer, predictor, **kwargs):
     grad = GradientCalculator(predictor, target='label', label_index=-1)
-    # call 1 is the start-up check, calls 2-7 the initial report, 8 epoch 1
-    return {'flaky': ReportEntry(grad, FlakyVisualizer(fail_at={8}))}
+    visualizer = FlakyVisualizer()
+    trainer.extend(lambda t: setattr(visualizer, 'fail_next',
+                                     int(t.updater.epoch == 1)),
+                   trigger=(1, 'epoch'),
+                   priority=SaliencyReport.priority + 1, name='flaky')
+    report = SaliencyReport(iris(), {'flaky': ReportEntry(grad, visualizer)},
+                            probe_size=6, background=False, **kwargs)
+    trainer.extend(report)
+    return report
 
 
 def test_failure_during_training_is_recorded_not_fatal(tmp_path):
     trainer, predictor = make_trainer(tmp_path, epochs=2, report=False)
-    report = SaliencyReport(iris(), flaky_entries(predictor), probe_size=6)
-    trainer.extend(report)
+    report = add_flaky_report(trainer, predictor)
     with pytest.warns(UserWarning, match='disk on fire'):
         trainer.run()
     records = ReportLayout(tmp_path / 'saliency').records()
@@ -157,9 +169,7 @@ def test_failure_during_training_is_recorded_not_fatal(tmp_path):
 
 def test_strict_mode_raises(tmp_path):
     trainer, predictor = make_trainer(tmp_path, epochs=2, report=False)
-    trainer.extend(SaliencyReport(iris(), flaky_entries(predictor),
-                                  probe_size=6, strict=True,
-                                  background=False))
+    add_flaky_report(trainer, predictor, strict=True)
     with pytest.raises(SaliencyReportError,
                        match="entry 'flaky' could not draw probe item 0 "
                              r"\(dataset index \d+\) at epoch 1: "

@@ -173,3 +173,22 @@ def test_bad_types_get_a_clear_message():
 def test_constructor_validates_size():
     with pytest.raises(ValueError, match=r'\(0, 300\)'):
         MolVisualizer(size=(0, 300))
+
+
+def test_a_molecule_is_depicted_once_and_redrawn_fast(monkeypatch):
+    made = []
+    cairo = rdMolDraw2D.MolDraw2DCairo
+    monkeypatch.setattr(rdMolDraw2D, 'MolDraw2DCairo',
+                        lambda *args: made.append(args) or cairo(*args))
+    visualizer = SmilesVisualizer()
+    pictures = [visualizer.visualize(np.array([s, 0.0, -1.0, s]), 'OCCCl')
+                for s in (1.0, 0.5, 0.2)]
+    assert len(made) == 1  # coordinates and drawing made for the first only
+    assert not np.array_equal(pictures[0], pictures[1])
+
+
+def test_highlights_keep_a_margin_from_the_border(red, blue):
+    rgb = MolVisualizer(size=(200, 200)).visualize(np.ones(6), _mol('CCCCCC'))
+    border = np.concatenate([rgb[:8].reshape(-1, 3), rgb[-8:].reshape(-1, 3),
+                             rgb[:, :8].reshape(-1, 3), rgb[:, -8:].reshape(-1, 3)])
+    assert red(rgb).any() and not red(border).any()

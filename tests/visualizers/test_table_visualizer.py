@@ -139,3 +139,26 @@ def test_magnitude_map_fills_the_chart(red, blue):
                             red, blue))
     assert positive[0] > 1.4 * signed[0]
     assert positive[1] / positive[0] == pytest.approx(0.5, abs=0.02)
+
+
+@pytest.mark.parametrize('scaler, ticks, label', [
+    (None, ['0', '0.0002', '0.0004'], 'saliency'),  # raw units
+    (normalize_scaler, ['0', '0.25', '0.5', '0.75'],  # 0.82 and 0.18
+     'share of the total |saliency|')])
+def test_ticks_read_in_raw_units_or_shares_and_are_not_clipped(tmp_path, scaler, ticks, label):
+    path = str(tmp_path / 'bars.svg')
+    kwargs = {} if scaler is None else {'scaler': scaler}
+    rgb = TableVisualizer(width=420).visualize(np.array([4.82e-4, 1e-4]),
+                                               save_filepath=path, **kwargs)
+    texts = [e.text for e in ElementTree.parse(path).getroot().iter()
+             if e.tag.endswith('text')]
+    assert texts[2:] == ticks + [label]
+    assert (rgb[:, -4:] == 255).all()  # nothing drawn at the right edge
+
+
+def test_accented_and_greek_names_are_drawn_with_a_truetype_font():
+    from saliency_ext.visualizers.base import default_font
+    font = default_font(13)
+    assert font.getname()[0] == 'DejaVu Sans'
+    # a glyph of its own, not the empty box of a missing one
+    assert font.getmask('\u03b2').getbbox() != font.getmask('\u4e00').getbbox()

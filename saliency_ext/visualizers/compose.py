@@ -1,0 +1,187 @@
+"""Putting pictures together so they read on their own: captions, a colour
+legend, tiles and strips (numpy and PIL, DejaVu Sans text).
+
+A saliency picture cannot be read without its legend: which colour means
+what, and on which scale. :func:`legend` draws that strip; :func:`framed`
+puts a caption above a picture and the legend under it; :func:`tiled` lays
+out many labelled pictures under one legend.
+"""
+import functools
+import math
+
+import numpy as np
+
+from saliency_ext.optional import require
+from saliency_ext.visualizers import colors
+from saliency_ext.visualizers.base import default_font, draw_text
+
+WHITE = (255, 255, 255)
+BLACK = (0, 0, 0)
+GREY = (90, 90, 90)
+PAD = 6
+FONT_SIZE = 13
+SMALL_FONT_SIZE = 11
+BAR_HEIGHT = 12
+#: What the colours say, for signed maps and for magnitudes.
+SIGNED_MEANING = 'red: raises the explained output, blue: lowers it'
+UNSIGNED_MEANING = 'white to red: no to the largest influence (sign dropped)'
+
+
+def _pil():
+    return (require('PIL.Image', 'drawing pictures'),
+            require('PIL.ImageDraw', 'drawing pictures'))
+
+
+def text_width(text, size=FONT_SIZE):
+    """Width in pixels of ``text`` in the default font."""
+    return math.ceil(default_font(size).getlength(text))
+
+
+def fit_text(text, width, size=FONT_SIZE):
+    """``text`` shortened with an ellipsis to at most ``width`` pixels."""
+    font = default_font(size)
+    while len(text) > 1 and font.getlength(text) > width:
+        text = text[:-2] + '\u2026'
+    return text
+
+
+def text_band(lines, width, *, size=FONT_SIZE, align='left'):
+    """White band holding ``lines`` of text, one under the other."""
+    image, _ = _pil()
+    line_height = round(1.35 * size)
+    band = image.new('RGB', (width, PAD + line_height * len(lines)), WHITE)
+    for k, line in enumerate(lines):
+        line = fit_text(line, width - 2 * PAD, size)
+        x = PAD if align == 'left' else width // 2
+        draw_text(band, (x, PAD // 2 + k * line_height + line_height // 2), line,
+                  size, anchor='lm' if align == 'left' else 'mm')
+    return np.asarray(band)
+
+
+def format_value(value):
+    """A tick label: three significant digits, no needless zeros."""
+    return '0' if value == 0 else '{:.3g}'.format(value)
+
+
+def legend(width, limits, signed, *, note=None, size=SMALL_FONT_SIZE):
+    """The colour legend of a picture: the colour bar with its value range
+    and what the colours mean.
+
+    Args:
+        width (int): Width in pixels.
+        limits (tuple): ``(vmin, vmax)``, the raw values at the two ends of
+            the colours; ``None`` when every picture has its own scale.
+        signed (bool): Whether the colours run from blue through white to
+            red (signed values) or from white to red (magnitudes).
+        note (str): A last line, such as what the scale is shared by.
+
+    Returns:
+        numpy.ndarray: RGB ``uint8`` ``(H, width, 3)``.
+    """
+    image, draw = _pil()
+    line = round(1.35 * size)
+    lines = [SIGNED_MEANING if signed else UNSIGNED_MEANING]
+    if note:
+        lines.append(note)
+    if limits is None:
+        lines.append('each picture on its own scale')
+    height = PAD + BAR_HEIGHT + line * (1 + len(lines)) + PAD // 2
+    strip = image.new('RGB', (width, height), WHITE)
+    pen = draw.Draw(strip)
+    left = PAD + text_width('-0.000', size) // 2
+    right = width - left
+    strip.paste(_colour_bar(max(right - left, 2), signed), (left, PAD))
+    pen.rectangle((left - 1, PAD - 1, right, PAD + BAR_HEIGHT), outline=GREY)
+    y = PAD + BAR_HEIGHT + line // 2 + 2
+    if limits is not None:
+        lo, hi = limits
+        ticks = [(left, lo), (right, hi)]
+        if signed:
+            ticks.append(((left + right) // 2, 0.0))
+        for x, value in ticks:
+            pen.line((x, PAD + BAR_HEIGHT, x, PAD + BAR_HEIGHT + 3), fill=BLACK)
+            draw_text(strip, (x, y), format_value(value), size, anchor='mm')
+    for k, text in enumerate(lines):
+        draw_text(strip, (width // 2, y + (k + 1) * line),
+                  fit_text(text, width - 2 * PAD, size), size, GREY, anchor='mm')
+    return np.asarray(strip)
+
+
+@functools.lru_cache(maxsize=64)
+def _colour_bar(width, signed):
+    """The colours from the low end of the scale to the high end, as a PIL image."""
+    positions = np.linspace(-1.0 if signed else 0.0, 1.0, width)
+    bar = colors.to_uint8(colors.red_blue(positions))
+    return _pil()[0].fromarray(np.ascontiguousarray(np.broadcast_to(
+        bar, (BAR_HEIGHT,) + bar.shape)))
+
+
+def _join(pictures, axis, gap, centred):
+    """Pictures one after the other along ``axis`` (0: down, 1: right) on
+    white, ``gap`` pixels apart, centred across it or at its start."""
+    across = 1 - axis
+    size = [0, 0]
+    size[axis] = sum(p.shape[axis] for p in pictures) + gap * (len(pictures) - 1)
+    size[across] = max(p.shape[across] for p in pictures)
+    out = np.full(tuple(size) + (3,), 255, np.uint8)
+    start = 0
+    for picture in pictures:
+        offset = (size[across] - picture.shape[across]) // 2 if centred else 0
+        corner = [0, 0]
+        corner[axis], corner[across] = start, offset
+        out[corner[0]:corner[0] + picture.shape[0],
+            corner[1]:corner[1] + picture.shape[1]] = picture
+        start += picture.shape[axis] + gap
+    return out
+
+
+def stack(pictures, *, gap=0, align='center'):
+    """Pictures one under the other on white, centred (or left-aligned)."""
+    return _join(pictures, 0, gap, align == 'center')
+
+
+def side_by_side(pictures, *, gap=PAD):
+    """Pictures left to right on white, tops aligned."""
+    return _join(pictures, 1, gap, False)
+
+
+def framed(picture, caption=(), legend_strip=None):
+    """``picture`` under the ``caption`` lines and over its legend."""
+    parts = [picture] if legend_strip is None else [picture, legend_strip]
+    width = max(p.shape[1] for p in parts)
+    if caption:
+        parts.insert(0, text_band(list(caption), max(width, 1)))
+    return stack(parts)
+
+
+def fit(picture, width, height):
+    """``picture`` shrunk (never enlarged) to fit ``width`` x ``height``,
+    keeping its aspect ratio."""
+    h, w = picture.shape[:2]
+    factor = min(width / w, height / h)
+    if factor >= 1:
+        return picture
+    image, _ = _pil()
+    size = (max(1, round(w * factor)), max(1, round(h * factor)))
+    return np.asarray(image.fromarray(np.ascontiguousarray(picture)).resize(
+        size, image.Resampling.BOX))
+
+
+def tiled(pictures, labels, *, columns, cell, size=SMALL_FONT_SIZE):
+    """A grid of pictures, each shrunk to fit ``cell`` (width, height) and
+    labelled above with its lines of ``labels``."""
+    cell_w, cell_h = cell
+    tiles = [stack([text_band(list(label), cell_w, size=size),
+                    fit(picture, cell_w, cell_h)])
+             for picture, label in zip(pictures, labels)]
+    rows = [side_by_side(tiles[i:i + columns])
+            for i in range(0, len(tiles), columns)]
+    return stack(rows, gap=PAD, align='left')
+
+
+def grid_shape(n, cell, max_width):
+    """Columns of a grid of ``n`` cells of ``cell`` (width, height) that is
+    about as wide as high, at most ``max_width`` pixels wide."""
+    cell_w, cell_h = cell
+    columns = max(1, round(math.sqrt(n * cell_h / cell_w)))
+    return max(1, min(n, columns, max_width // (cell_w + PAD)))
