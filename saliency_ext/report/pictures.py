@@ -11,6 +11,7 @@ from saliency_ext.sinks.base import HISTORY, OVERVIEW
 from saliency_ext.visualizers import compose
 
 MIN_WIDTH = 360  # pixels: room for the caption and the legend
+MIN_TILE = 96  # pixels: the least shorter side of a map's picture
 OVERVIEW_CELL = (220, 220)
 LABEL_WIDTH = 170  # the least width of a tile, for its label
 OVERVIEW_WIDTH = 1600
@@ -103,7 +104,8 @@ class ReportPictures(object):
         maps = self.entry.maps(saliency)
         rendering = self.series.render(saliency, limits=limits,
                                        placeholders=True)
-        panels = [rgb for _, rgb in rendering.pictures]
+        panels = [compose.enlarge(rgb, MIN_TILE)
+                  for _, rgb in rendering.pictures]
         texts = self.texts + [self.entry.mean_title(saliency)]
         header = '{} \u00b7 {}'.format(self.series.name, self.stamp)
         pictures = {}
@@ -130,10 +132,9 @@ class ReportPictures(object):
     def _overview(self, maps, panels, texts, limits, shared, header):
         if shared is not None and not (limits is not None and numpy.all(
                 numpy.asarray(limits) == numpy.asarray(shared))):
-            panels = self.entry.draw([m for _, m in maps],
-                                     self.series.item_kwargs,
-                                     [shared] * len(maps),
-                                     on_error=_placeholder(panels[0].shape))
+            panels = [compose.enlarge(rgb, MIN_TILE) for rgb in self.entry.draw(
+                [m for _, m in maps], self.series.item_kwargs,
+                [shared] * len(maps), on_error=_placeholder(panels[0].shape))]
         panels, texts = self._mean_first(panels), self._mean_first(texts)
         cell = tuple(min(c, max(s, 96)) for c, s in zip(
             OVERVIEW_CELL, (max(p.shape[1] for p in panels),
@@ -155,10 +156,10 @@ class ReportPictures(object):
         ordered = self.series.history_maps(saliency)
 
         def draw(chosen, scale):
-            return self.entry.draw(
+            return [compose.enlarge(rgb, MIN_TILE) for rgb in self.entry.draw(
                 [m for _, m, _ in chosen], [k for _, _, k in chosen],
                 None if scale is None else [scale] * len(chosen),
-                on_error=_placeholder(shape))
+                on_error=_placeholder(shape))]
         history.add(self.stamp, ordered, draw,
                     shared=self.series.history_shared)
         return history.picture(

@@ -124,15 +124,6 @@ def _resize(scaled, shape):
                            missing=np.asarray(missing, dtype=bool))
 
 
-def enlarge(rgb, min_size):
-    """``rgb`` enlarged nearest-neighbour by the least whole factor that gives its shorter
-    side at least ``min_size`` pixels (unchanged when it has them already)."""
-    factor = -(-min_size // min(rgb.shape[:2]))
-    if factor <= 1:
-        return rgb
-    return np.repeat(np.repeat(rgb, factor, axis=0), factor, axis=1)
-
-
 class ImageVisualizer(BaseVisualizer):
     """Draw an image saliency map, alone or alpha-blended over the input image.
 
@@ -140,26 +131,17 @@ class ImageVisualizer(BaseVisualizer):
     (the map's size when there is no image), plus a band for the title if there is one. A
     colorbar draws the picture into a matplotlib figure instead.
 
-    A picture whose shorter side is under ``min_size`` pixels (an 8 x 8 input) is enlarged by
-    the smallest whole factor that reaches it, nearest-neighbour, so each input pixel stays a
-    sharp square instead of a blur or a few coloured blocks.
-
     Args:
         dpi (float): pixels per inch of the figure drawn for a colorbar.
-        min_size (int): the least number of pixels of the picture's shorter side.
 
     Raises:
-        ValueError: if ``dpi`` is not a positive number or ``min_size`` not a positive int.
+        ValueError: if ``dpi`` is not a positive number.
     """
 
-    def __init__(self, *, dpi=100, min_size=96):
+    def __init__(self, *, dpi=100):
         if not isinstance(dpi, numbers.Real) or not dpi > 0:
             raise ValueError(f'dpi must be a positive number, got {dpi!r}')
-        if isinstance(min_size, bool) or not isinstance(min_size, numbers.Integral) or \
-                min_size < 1:
-            raise ValueError(f'min_size must be a positive int, got {min_size!r}')
         self.dpi = dpi
-        self.min_size = int(min_size)
 
     def visualize(self, saliency, image=None, save_filepath=None, scaler=scalers.abs_max_scaler,
                   title=None, cmap=None, alpha=0.5, show_colorbar=False, bbox_inches=None, *,
@@ -181,9 +163,9 @@ class ImageVisualizer(BaseVisualizer):
                 ``FixedScaler(vmin, vmax)`` to share one colour scale between pictures), a
                 function, or ``None``; see :func:`~saliency_ext.visualizers.scalers.apply_scaler`.
             title (str or None): a title above the picture.
-            cmap: colour map: ``None`` for the report's one colour map (white at zero, red
-                for positive values and magnitudes, blue for negative ones), or a matplotlib
-                colour map or its name.
+            cmap: colour map: ``None`` for the one colour map of every picture (white at
+                zero, red for positive values and magnitudes, blue for negative ones), or a
+                matplotlib colour map or its name.
             alpha (float): opacity of the map over the image, in ``[0, 1]``.
             show_colorbar (bool): add a colorbar labelled in raw saliency units (drawn with
                 matplotlib).
@@ -215,7 +197,6 @@ class ImageVisualizer(BaseVisualizer):
         else:
             layer = colors.apply_lookup_table(_resize(scaled, background.shape[:2]), lut)
             rgb = _blend(background, layer, alpha)
-        rgb = enlarge(rgb, self.min_size)
         if show_colorbar:
             rgb = self._figure(rgb, lut, scaled.limits, title)
         elif title:

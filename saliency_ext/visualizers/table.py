@@ -263,7 +263,8 @@ class TableVisualizer(BaseVisualizer):
         rects, texts = [], []
         if style.title:
             texts.append((self.width / 2, _PAD + 0.9 * size,
-                          compose.fit_text(style.title, self.width - 2 * _PAD, size), 'middle', _BLACK))
+                          compose.fit_text(style.title, self.width - 2 * _PAD, size),
+                          'middle', _BLACK))
         for k, (i, (label, rgb)) in enumerate(zip(order, labels)):
             middle = top + (k + 0.5) * row
             texts.append((left - _PAD, middle, compose.fit_text(label, label_width, size),

@@ -58,3 +58,14 @@ def test_the_scale_grows_rarely_and_redraws_the_kept_frames():
 def test_round_up():
     assert [round_up(v) for v in (0.7, 1., 1.3, 3, 7, 0.0042)] == \
         [0.8, 1, 1.5, 3, 8, 0.005]
+
+
+def test_small_maps_are_enlarged_with_sharp_pixels():
+    from saliency_ext.visualizers import compose
+    small = numpy.arange(8 * 8 * 3, dtype=numpy.uint8).reshape(8, 8, 3)
+    big = compose.enlarge(small, 96)
+    assert big.shape == (96, 96, 3)  # 12 x 12 pixels per input pixel
+    numpy.testing.assert_array_equal(big[::12, ::12], small)
+    numpy.testing.assert_array_equal(big[24:36, 60:72],
+                                     numpy.broadcast_to(small[2, 5], (12, 12, 3)))
+    assert compose.enlarge(big, 96) is big
