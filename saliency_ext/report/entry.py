@@ -183,15 +183,27 @@ class ReportEntry(object):
         What the model reports meanwhile (a ``Classifier``'s loss) goes to
         a reporter of its own and is dropped, so the trainer's observation
         stays as training made it."""
-        reporter = chainer.Reporter()
-        reporter.add_observers('saliency', self.calculator.model.namedlinks())
-        with reporter.scope({}):
+        with self._own_reporter():
             samples = self.calculator.compute(
                 data, batchsize=batchsize or len(as_dataset(data)),
                 converter=converter, item_seeds=item_seeds,
                 **self.compute_options)
         return self.calculator.aggregate(samples, method=self.method,
                                          ch_axis=self.ch_axis)
+
+    def explained(self, data, converter):
+        """What the maps of ``data`` explain, for the pictures' labels: the
+        calculator's :meth:`~saliency_ext.BaseCalculator.explain_outputs`,
+        all in one group, with the model's own reports dropped as in
+        :meth:`saliency`."""
+        with self._own_reporter():
+            return self.calculator.explain_outputs(
+                data, len(as_dataset(data)), converter)
+
+    def _own_reporter(self):
+        reporter = chainer.Reporter()
+        reporter.add_observers('saliency', self.calculator.model.namedlinks())
+        return reporter.scope({})
 
     def maps(self, saliency):
         """The maps drawn: one per item, named ``item_NN`` with as many

@@ -579,9 +579,7 @@ class SaliencyReport(extension.Extension):
         """The outputs the entry explains, for the pictures' labels; None
         (and a warning) when they cannot be had."""
         try:
-            data, converter = self._probe.data()
-            return series.entry.calculator.explain_outputs(
-                data, len(self._probe), converter)
+            return series.entry.explained(*self._probe.data())
         except Exception as error:
             if series.name not in self._unlabelled:  # once per entry
                 self._unlabelled.add(series.name)
