@@ -396,7 +396,8 @@ def _write_snapshot(report, snapshot, missing, result, rank, summary,
         return None
     step = (snapshot.epoch, snapshot.iteration)
     for name in missing:  # go on from the reports made before
-        report.series[name].resume(report.layout, until=step)
+        report.series[name].resume(report.layout, until=step,
+                                   step=report.step)
     failure = report.publish(snapshot.epoch, snapshot.iteration, result)
     if failure is None:
         summary.done.append(snapshot)
