@@ -198,7 +198,7 @@ class BaseCalculator(object):
         for converted, _ in data_module.converted_groups(
                 data, dataset, min(int(batchsize), self.max_batch), converter,
                 device):
-            group = self._make_group(converted, 1, None)
+            group = self._make_group(converted, 1, None, None)
             _, value, _ = self._evaluate(group, numpy.zeros(1, numpy.int64),
                                          lambda p: p, False, False)
             values.append(None if value is None else value[0])
