@@ -17,11 +17,15 @@ class Explained(object):
         seconds (float): How long the computation took.
         exception (Exception): The failure itself, in the process that
             raised it (it does not travel between processes).
+        outputs (dict): What the maps explain, from the same model (the
+            calculator's ``explain_outputs``: ``values``, ``classes``,
+            ``labels``), for the pictures' labels; None when unavailable.
     """
     saliency: object = None
     error: str = None
     seconds: float = 0.
     exception: Exception = dataclasses.field(default=None, compare=False)
+    outputs: dict = None
 
     @classmethod
     def failed(cls, exception, seconds):
@@ -43,5 +47,16 @@ def join(shares, *, ranked=False):
             error = share.error if not ranked else '{} (in the process of ' \
                 'rank {})'.format(share.error, rank)
             return Explained(None, error, seconds, share.exception)
-    maps = [share.saliency for share in shares if share.saliency is not None]
-    return Explained(numpy.concatenate(maps), None, seconds)
+    kept = [share for share in shares if share.saliency is not None]
+    return Explained(numpy.concatenate([share.saliency for share in kept]),
+                     None, seconds, outputs=_joined_outputs(kept))
+
+
+def _joined_outputs(shares):
+    """The shares' outputs joined item by item; a key is None when a share
+    lacks it, and the whole is None when a share has none."""
+    if any(share.outputs is None for share in shares):
+        return None
+    return {key: None if any(share.outputs[key] is None for share in shares)
+            else numpy.concatenate([share.outputs[key] for share in shares])
+            for key in shares[0].outputs}

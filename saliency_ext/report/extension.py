@@ -443,7 +443,9 @@ class SaliencyReport(extension.Extension):
                 item_seeds=seeds)
         except Exception as error:
             return Explained.failed(error, time.perf_counter() - start)
-        return Explained(saliency, None, time.perf_counter() - start)
+        seconds = time.perf_counter() - start
+        return Explained(saliency, None, seconds,
+                         outputs=self._explained(name, data, converter, epoch))
 
     def explain(self, epoch, *, entries=None):
         """Computes this process's share of the probe for each entry (all
@@ -544,8 +546,7 @@ class SaliencyReport(extension.Extension):
         if saliency is not None:
             moved = series.advance(saliency, epoch, iteration, self._session)
             limits = series.limits(saliency)
-            texts = item_texts(self._probe.indices,
-                               self._explained(series, epoch))
+            texts = item_texts(self._probe.indices, result.outputs)
         record = dict(entry=name, epoch=int(epoch), iteration=int(iteration),
                       session=self._session, step=self._step,
                       settings=series.entry.settings(),
@@ -575,19 +576,19 @@ class SaliencyReport(extension.Extension):
             '{} at epoch {}: {}'.format(subject(name), epoch, message),
             entry=name, items=items, indices=[indices[i] for i in items])
 
-    def _explained(self, series, epoch):
-        """The outputs the entry explains, for the pictures' labels; None
-        (and a warning) when they cannot be had."""
+    def _explained(self, name, data, converter, epoch):
+        """What an entry's maps of ``data`` explain, from the model that
+        made them, for the pictures' labels; None (and a warning, once per
+        entry) when it cannot be had."""
         try:
-            return series.entry.explained(*self._probe.data())
+            return self._series[name].entry.explained(data, converter)
         except Exception as error:
-            if series.name not in self._unlabelled:  # once per entry
-                self._unlabelled.add(series.name)
+            if name not in self._unlabelled:
+                self._unlabelled.add(name)
                 warnings.warn('SaliencyReport entry {!r} at epoch {}: the '
                               'pictures are not labelled with the explained '
                               'outputs ({}: {})'.format(
-                                  series.name, epoch, type(error).__name__,
-                                  error))
+                                  name, epoch, type(error).__name__, error))
             return None
 
     def _behind(self, name):
