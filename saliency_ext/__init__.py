@@ -4,7 +4,8 @@ from saliency_ext.calculators import (  # NOQA
     IntegratedGradientsCalculator, OcclusionCalculator, aggregate)
 from saliency_ext.hooks import VariableMonitorLinkHook  # NOQA
 from saliency_ext.report import (  # NOQA
-    EntrySeries, ReportEntry, SaliencyReport, SaliencyReportError)
+    EntrySeries, ExplanationShiftTrigger, ReportEntry, SaliencyReport,
+    SaliencyReportError)
 from saliency_ext.sinks import ReportLayout, ReportSink  # NOQA
 from saliency_ext.visualizers import (  # NOQA
     FixedScaler, ImageVisualizer, MolVisualizer, SmilesVisualizer,

@@ -13,7 +13,10 @@ def check_method(method):
                          .format(method, ', '.join(map(repr, METHODS))))
 
 
-def _channel_axes(ch_axis, ndim):
+def channel_axes(ch_axis, ndim):
+    """The channel axes ``ch_axis`` of samples with ``ndim`` axes, as
+    non-negative ints; raises for axes that do not exist or name the sample
+    or batch axis."""
     axes = ch_axis if isinstance(ch_axis, (tuple, list)) else (ch_axis,)
     normalized = []
     for axis in axes:
@@ -56,5 +59,5 @@ def aggregate(samples, method='raw', ch_axis=None):
     h = {'raw': lambda s: s, 'abs': xp.abs, 'square': xp.square}[method](
         samples)
     if ch_axis is not None:
-        h = h.sum(axis=_channel_axes(ch_axis, samples.ndim))
+        h = h.sum(axis=channel_axes(ch_axis, samples.ndim))
     return h.mean(axis=0)

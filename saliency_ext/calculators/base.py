@@ -29,7 +29,9 @@ from saliency_ext.validation import is_int
 class Group(object):
     """A converted group of items and the state shared by its passes."""
 
-    def __init__(self, inputs, labels, M, noise_sampler, seeds=None):
+    def __init__(self, converted, inputs, labels, M, noise_sampler,
+                 seeds=None):
+        self.converted = converted  # what the converter gave, label included
         self.inputs = inputs
         self.labels = labels
         self.size = len(inputs[0])
@@ -213,6 +215,51 @@ class BaseCalculator(object):
         return dict(values=joined(values), classes=joined(classes),
                     labels=joined(labels))
 
+    def evaluate(self, data, perturbation, *, batchsize=16,
+                 converter=concat_examples):
+        """Evaluates the explained value of every item at perturbed copies
+        of its target, forward only and in evaluation mode, in the same
+        batched passes as :meth:`compute` (the copies of all items are
+        stacked along the batch axis, up to ``max_batch`` rows a pass).
+
+        Args:
+            data: As for :meth:`compute`.
+            perturbation: An object with ``n_blocks`` (copies per item) and
+                ``transform(point, ks, items)``, which returns the perturbed
+                targets for ``point``, the clean targets of a group of items
+                shaped ``(n, B, ...)`` for its blocks ``ks`` (``(n,)``);
+                ``items`` (``(B,)``) are the positions of the group's items
+                in ``data``.
+            batchsize (int): Items converted at once, as for :meth:`compute`.
+            converter (callable): As for :meth:`compute`.
+
+        Returns:
+            numpy.ndarray: The explained values shaped ``(n_blocks, N)``.
+        """
+        self._check_compute_args(1, batchsize, converter, None, {})
+        n_blocks = perturbation.n_blocks
+        results = []
+        for group, items in self._groups(data, 1, batchsize, converter, None,
+                                         False):
+            values = group.xp.empty((n_blocks, group.size), numpy.float64)
+            for ks in self._block_slices(group, n_blocks):
+                _, block_values, _ = self._evaluate(
+                    group, numpy.zeros(len(ks), numpy.int64),
+                    lambda p, ks=ks: perturbation.transform(p, ks, items),
+                    False, False)
+                if block_values is None:
+                    raise ValueError('evaluating perturbed targets needs one '
+                                     'explained value per item; eval_fun '
+                                     'returned a scalar')
+                values[ks[0]:ks[-1] + 1] = block_values
+            results.append(backend.CpuDevice().send(values))
+        return numpy.concatenate(results, axis=1)
+
+    def baseline_like(self, point):
+        """The reference a perturbation replaces target values with, shaped
+        like ``point``: zeros (Integrated Gradients uses its baseline)."""
+        return backend.get_array_module(point).zeros_like(point)
+
     def aggregate(self, samples, method='raw', ch_axis=None):
         """Averages samples over the sample axis; see
         :func:`saliency_ext.calculators.aggregation.aggregate`."""
@@ -295,6 +342,30 @@ class BaseCalculator(object):
             preprocess_fn=preprocess_fn, postprocess_fn=postprocess_fn))
         if train:
             self._check_no_batch_coupling()
+        results, extras, retained = [], [], []
+        for group, _ in self._groups(data, M, batchsize, converter,
+                                     noise_sampler, show_progress,
+                                     preprocess_fn, item_seeds):
+            if retain_inputs:
+                retained.append([backend.CpuDevice().send(a)
+                                 for a in _as_tuple(group.converted)])
+            samples = self._compute_group(group, train)
+            if finish is not None:
+                extras.append(finish(group, samples, train))
+            if postprocess_fn is not None:
+                samples = group.xp.stack([_as_array(postprocess_fn(s))
+                                          for s in samples])
+            results.append(backend.CpuDevice().send(samples))
+        if retain_inputs:
+            self.inputs = [data_module.concat_padded(list(arrays), axis=0)
+                           for arrays in zip(*retained)]
+        return data_module.concat_padded(results), extras
+
+    def _groups(self, data, M, batchsize, converter, noise_sampler,
+                show_progress, preprocess_fn=None, item_seeds=None):
+        """Yields each converted group of items (after ``preprocess_fn``,
+        with its items' seeds) and the positions of its items in
+        ``data``."""
         dataset = data_module.as_dataset(data)
         if item_seeds is not None:
             item_seeds = seeding.check_item_seeds(item_seeds, len(dataset))
@@ -302,36 +373,23 @@ class BaseCalculator(object):
                 seeding.check_sampler(noise_sampler)
         device = self.device or self.model.device
         group_size = min(int(batchsize), self.max_batch)
-        results, extras, retained, start = [], [], [], 0
+        start = 0
         with data_module.progress_bar(show_progress, len(dataset)) as bar:
             for converted, size in data_module.converted_groups(
                     data, dataset, group_size, converter, device):
                 if preprocess_fn is not None:
                     converted = preprocess_fn(*_as_tuple(converted))
-                if retain_inputs:
-                    retained.append([backend.CpuDevice().send(a)
-                                     for a in _as_tuple(converted)])
                 seeds = None if item_seeds is None else \
                     item_seeds[start:start + size]
-                group = self._make_group(converted, M, noise_sampler, seeds)
-                samples = self._compute_group(group, train)
-                if finish is not None:
-                    extras.append(finish(group, samples, train))
-                if postprocess_fn is not None:
-                    samples = group.xp.stack([_as_array(postprocess_fn(s))
-                                              for s in samples])
-                results.append(backend.CpuDevice().send(samples))
-                bar.update(size)
+                yield (self._make_group(converted, M, noise_sampler, seeds),
+                       numpy.arange(start, start + size))
                 start += size
-        if retain_inputs:
-            self.inputs = [data_module.concat_padded(list(arrays), axis=0)
-                           for arrays in zip(*retained)]
-        return data_module.concat_padded(results), extras
+                bar.update(size)
 
-    def _make_group(self, converted, M, noise_sampler, seeds):
+    def _make_group(self, converted, M, noise_sampler, seeds=None):
         inputs, labels = data_module.split_label(converted, self.label_index)
         self._check_inputs(converted, inputs)
-        group = Group(inputs, labels, M, noise_sampler, seeds)
+        group = Group(converted, inputs, labels, M, noise_sampler, seeds)
         group.classes = self._classes(group)
         return group
 

@@ -90,17 +90,17 @@ class IntegratedGradientsCalculator(BaseCalculator):
         return self._interpolate(point, self._alphas[ks])
 
     def contribution(self, point, ks, values, grads):
-        return (point - self._baseline(point)) * (grads / self.steps)
+        return (point - self.baseline_like(point)) * (grads / self.steps)
 
     def _interpolate(self, point, alphas):
-        base = self._baseline(point)
+        base = self.baseline_like(point)
         xp = backend.get_array_module(point)
         alphas = xp.asarray(alphas, dtype=point.dtype).reshape(
             (-1,) + (1,) * (point.ndim - 1))
         return base + alphas * (point - base)
 
-    def _baseline(self, point):
-        """The baseline for points shaped (n, B, ...), same shape."""
+    def baseline_like(self, point):
+        """The baseline for targets shaped ``(n, B, ...)``, same shape."""
         xp = backend.get_array_module(point)
         if self.baseline is None:
             return xp.zeros_like(point)

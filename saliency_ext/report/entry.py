@@ -9,6 +9,9 @@ from chainer.dataset import concat_examples
 from saliency_ext.calculators.aggregation import check_method
 from saliency_ext.calculators.base import BaseCalculator
 from saliency_ext.calculators.data import as_dataset
+from saliency_ext.metrics.groups import parse_groups
+from saliency_ext.report.quality import (check_ground_truth, check_metrics,
+                                         check_steps)
 from saliency_ext.validation import is_int
 
 COMPUTE_OPTIONS = ('M', 'train', 'noise_sampler')
@@ -94,11 +97,29 @@ class ReportEntry(object):
             stops the run when ``eval_fun`` returns a mean (a
             ``Classifier``'s loss), which divides the saliency by the rows
             per pass; opt out only when the dependence is intended.
+        metrics (tuple of str): How far the maps can be trusted, measured
+            at every report (see :mod:`saliency_ext.report.quality`):
+            ``'deletion'``, ``'insertion'`` (faithfulness, against a random
+            ranking), ``'randomization'`` (model randomisation sanity
+            check), ``'completeness'`` (Integrated Gradients, method
+            ``'raw'``).
+        groups (dict): Named groups of map positions, ``{'name': spec}``,
+            each reported as ``mass/<name>``, the share of |saliency| on it:
+            a boolean mask over one item's map (images), feature indices or
+            names (tables, names from ``visualize['feature_names']``), or a
+            SMARTS pattern matched on each item's molecule (its ``smiles``
+            in ``item_kwargs``).
+        ground_truth (tuple of str): Groups that are known to matter, also
+            reported as ``auroc/<name>``: the AUROC of |saliency| against
+            the group, over the items that contain it.
+        metric_steps (int): K, the steps of the deletion and insertion
+            curves.
     """
 
     def __init__(self, calculator, visualizer, *, compute=None, method='raw',
                  ch_axis=None, visualize=None, item_kwargs=None, scale=None,
-                 include_mean=False, allow_batch_dependence=False):
+                 include_mean=False, allow_batch_dependence=False, metrics=(),
+                 groups=None, ground_truth=(), metric_steps=10):
         if not isinstance(calculator, BaseCalculator):
             raise TypeError('calculator must be a saliency calculator, got '
                             '{!r}'.format(type(calculator).__name__))
@@ -124,6 +145,11 @@ class ReportEntry(object):
                 "give either scale={!r} or visualize={{'scaler': ...}}, not "
                 "both: the entry's scale sets the scaler of every picture"
                 .format(scale))
+        self.metrics = check_metrics(metrics, calculator, compute, method)
+        self.groups = parse_groups(
+            groups, feature_names=visualize.get('feature_names'))
+        self.ground_truth = check_ground_truth(ground_truth, self.groups)
+        self.metric_steps = check_steps(metric_steps)
         self.calculator = calculator
         self.visualizer = visualizer
         self.compute_options = compute

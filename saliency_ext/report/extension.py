@@ -2,6 +2,7 @@
 chosen epochs and hands the pictures to its sinks (files, TensorBoard)."""
 import hashlib
 import json
+import math
 import os
 import time
 import warnings
@@ -16,13 +17,14 @@ from chainer.training.triggers import ManualScheduleTrigger
 from saliency_ext.random_state import preserved_random_state
 from saliency_ext.report.background import BackgroundWriter
 from saliency_ext.report.entry import ReportEntry, finite_rows
-from saliency_ext.report.errors import (SaliencyReportError,
+from saliency_ext.report.errors import (SaliencyReportError, describe,
                                         describe_nonfinite, nonfinite_items,
                                         subject, wrap)
 from saliency_ext.report.explained import Explained, join
 from saliency_ext.report.history import FRAMES, ITEMS, History
 from saliency_ext.report.pictures import ReportPictures, item_texts
 from saliency_ext.report.probe import Probe, choose_probe
+from saliency_ext.report.quality import random_model_warning
 from saliency_ext.report.ranks import Ranks
 from saliency_ext.report.series import EntrySeries
 from saliency_ext.report.startup import check_start
@@ -89,7 +91,8 @@ def _positive_int(name, value, least=1):
 
 
 def _finite_or_none(value):
-    return None if value is None or value != value else float(value)
+    return None if value is None or not math.isfinite(value) else \
+        float(value)
 
 
 class SaliencyReport(extension.Extension):
@@ -112,7 +115,10 @@ class SaliencyReport(extension.Extension):
     It reports ``saliency/<entry>/rank_corr`` (mean Spearman correlation of
     each item's map with the previous report's: 1 means the explanation did
     not move) and ``saliency/<entry>/seconds`` to ``chainer.reporter``, for
-    ``LogReport`` and ``PrintReport``.
+    ``LogReport`` and ``PrintReport``, with the values of the metrics the
+    entry asks for (``saliency/<entry>/deletion_auc``, ``.../mass/<group>``
+    and so on, see :mod:`saliency_ext.report.quality`); the metrics also go
+    into the index and to TensorBoard, those of the initial report too.
 
     Only the saliency computation blocks training; drawing and writing run
     on a background thread, in order, at most ``max_pending`` reports
@@ -519,18 +525,20 @@ class SaliencyReport(extension.Extension):
             return failures[0]
         # drawing starts once all computing is done: on the writer thread it
         # would otherwise compete for the interpreter with the next entry
-        for series, record, saliency, limits, texts in jobs:
+        for series, record, arrays, limits, texts in jobs:
+            saliency = arrays.get('saliency')
             pictures = 0 if saliency is None else \
                 len(series.entry.maps(saliency)) + 2  # overview, history
-            self._writer.submit(self._write, series, record, saliency, limits,
+            self._writer.submit(self._write, series, record, arrays, limits,
                                 texts, label=series.name, pictures=pictures)
         observation['saliency/seconds'] = time.perf_counter() - start
         chainer.reporter.report(observation)
         return None
 
     def _entry_report(self, series, result, epoch, iteration):
-        """Checks one entry's maps and makes its record; returns the writer
-        job, the scalars and, with ``strict=True``, the failure."""
+        """Checks one entry's maps, measures its metrics and makes its
+        record; returns the writer job, the scalars and, with
+        ``strict=True``, the failure."""
         name, saliency = series.name, result.saliency
         error, failure = result.error, None
         if error is not None:
@@ -539,6 +547,10 @@ class SaliencyReport(extension.Extension):
                 epoch), entry=name), cause)
         else:
             error, failure = self._check_finite(name, epoch, saliency)
+        values, arrays, metric_seconds = {}, {}, None
+        if error is None and series.metrics.enabled:
+            values, arrays, metric_seconds, error, failure = self._measure(
+                series, saliency, epoch)
         if error is not None and not self._strict:
             warnings.warn('{} at epoch {}: {}'.format(subject(name), epoch,
                                                       error))
@@ -547,18 +559,47 @@ class SaliencyReport(extension.Extension):
             moved = series.advance(saliency, epoch, iteration, self._session)
             limits = series.limits(saliency)
             texts = item_texts(self._probe.indices, result.outputs)
+            arrays = dict(saliency=saliency, **arrays)
+        notes = [random_model_warning(values)] if iteration > 0 else []
         record = dict(entry=name, epoch=int(epoch), iteration=int(iteration),
                       session=self._session, step=self._step,
                       settings=series.entry.settings(),
                       seconds=result.seconds, rank_corr=_finite_or_none(moved),
-                      error=error, failed_items=[])
+                      error=error, failed_items=[],
+                      metrics={k: _finite_or_none(v)
+                               for k, v in values.items()},
+                      metrics_seconds=metric_seconds,
+                      warnings=[n for n in notes if n])
         if saliency is not None and series.entry.include_mean:
             record['mean_items'] = int(finite_rows(saliency).sum())
-        observation = {'saliency/{}/seconds'.format(name): result.seconds}
-        if moved is not None:
-            observation['saliency/{}/rank_corr'.format(name)] = moved
-        return (series, record, saliency, limits, texts), observation, \
+        for note in record['warnings']:
+            warnings.warn('{} at epoch {}: {}'.format(subject(name), epoch,
+                                                      note))
+        scalars = dict(values, seconds=result.seconds, rank_corr=moved,
+                       metrics_seconds=metric_seconds)
+        observation = {'saliency/{}/{}'.format(name, key): value
+                       for key, value in scalars.items()
+                       if _finite_or_none(value) is not None}
+        return (series, record, arrays, limits, texts), observation, \
             failure if self._strict else None
+
+    def _measure(self, series, saliency, epoch):
+        """Measures the entry's metrics on its new maps over the whole
+        probe (rank 0 holds it); returns ``(values, arrays, seconds, error,
+        failure)``, the error in words for the index and the failure a
+        strict report raises."""
+        start = time.perf_counter()
+        try:
+            with preserved_random_state():
+                values, arrays = series.measure(saliency,
+                                                *self._probe.data())
+        except Exception as cause:
+            failure = _raised_from(wrap(cause, 'could not measure its '
+                                        'metrics at epoch {}'.format(epoch),
+                                        entry=series.name), cause)
+            return {}, {}, time.perf_counter() - start, describe(cause), \
+                failure
+        return values, arrays, time.perf_counter() - start, None, None
 
     def _check_finite(self, name, epoch, saliency):
         """Names the probe items whose saliency holds NaN or infinite
@@ -604,9 +645,10 @@ class SaliencyReport(extension.Extension):
     def _stamp(self, record):
         return '{} {}'.format(self._step, record[self._step])
 
-    def _write(self, series, record, saliency, limits, texts):
+    def _write(self, series, record, arrays, limits, texts):
         """Runs on the background thread: draws the pictures, hands the
         report to every sink, flushes them, then lists it in the index."""
+        saliency = arrays.get('saliency')
         pictures = {}
         if saliency is not None:
             drawn, rendering = ReportPictures(
@@ -614,7 +656,6 @@ class SaliencyReport(extension.Extension):
             pictures = {name: Picture.of(rgb) for name, rgb in drawn.items()}
             if rendering.failures:
                 self._drawing_failed(record, rendering)
-        arrays = {} if saliency is None else {'saliency': saliency}
         record['files'] = self._layout.report_files(
             record['entry'], record['epoch'], record['iteration'],
             record['session'], pictures, arrays)

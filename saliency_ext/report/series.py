@@ -4,12 +4,13 @@ import typing
 
 import numpy
 
+from saliency_ext.metrics import mean_rank_correlation
 from saliency_ext.report.entry import limits_of
 from saliency_ext.report.errors import describe, wrap
 from saliency_ext.report.history import History
-from saliency_ext.report.metrics import mean_rank_correlation
 from saliency_ext.report.placeholder import SIZE as PLACEHOLDER_SIZE
 from saliency_ext.report.placeholder import placeholder
+from saliency_ext.report.quality import EntryMetrics
 from saliency_ext.sinks.layout import training_order
 
 
@@ -35,8 +36,10 @@ class EntrySeries(object):
 
     It owns what carries from one report to the next: the per-item
     ``visualize`` arguments bound to the probe, the colour limits of the
-    first report (``scale='first'``), and the maps of the last report with
-    the step it was made at (for ``rank_corr``). Its :meth:`state` is what
+    first report (``scale='first'``), the maps of the first report (for
+    ``corr_to_init``), the maps of the last report with the step it was
+    made at (for ``rank_corr``) and the entry's metrics bound to the probe
+    (:attr:`metrics`). Its :meth:`state` is what
     a snapshot keeps; :meth:`resume` continues a series from a report
     folder.
 
@@ -57,18 +60,37 @@ class EntrySeries(object):
         self.indices = list(indices)
         self.history = History() if history is None else history
         self.item_kwargs = []
+        self.metrics = EntryMetrics(entry)
         for position, (index, example) in enumerate(zip(indices, examples)):
             try:
-                self.item_kwargs.append(entry.item_arguments(index, example))
+                bound = entry.item_arguments(index, example)
             except Exception as error:
                 raise wrap(error, 'cannot take the item_kwargs of {items}',
                            entry=name, items=[position],
                            indices=[index]) from error
+            try:
+                self.metrics.add_item(bound)
+            except Exception as error:
+                raise wrap(error, 'cannot find its groups in {items}',
+                           entry=name, items=[position],
+                           indices=[index]) from error
+            self.item_kwargs.append(bound)
         self.first_limits = None
+        self.first = None
         self.previous = None
         self.last = None  # (epoch, iteration, session) of self.previous
 
     # -- one report -------------------------------------------------------------
+
+    def measure(self, saliency, data, converter, *, items=None):
+        """Measures the entry's metrics on the maps of a new report (before
+        :meth:`advance` takes them); ``items`` are the probe positions of
+        the rows when they are not the whole probe. Returns ``(values,
+        arrays)`` (see :meth:`EntryMetrics.measure
+        <saliency_ext.report.quality.EntryMetrics.measure>`)."""
+        return self.metrics.measure(
+            saliency, data, converter, items=items,
+            first=self.first if items is None else None)
 
     def advance(self, saliency, epoch, iteration, session):
         """Takes the maps of a new report; returns how far they moved since
@@ -80,6 +102,8 @@ class EntrySeries(object):
             moved = mean_rank_correlation(self.previous, saliency)
         if self.entry.scale == 'first' and self.first_limits is None:
             self.first_limits = self.entry.limits(saliency)
+        if self.first is None:
+            self.first = saliency
         self.previous = saliency
         self.last = (int(epoch), int(iteration), int(session))
         return moved
@@ -178,8 +202,9 @@ class EntrySeries(object):
         with ``until`` (an ``(epoch, iteration)`` step: the replay), those
         of the latest report made before that step, in memory or on disk.
         Without loaded first limits, ``scale='first'`` takes them from the
-        series' first report on disk. An empty history takes the reports
-        made before, so that it goes on showing the whole run.
+        series' first report on disk, and so does ``corr_to_init`` its
+        first maps. An empty history takes the reports made before, so
+        that it goes on showing the whole run.
 
         Args:
             layout (ReportLayout): The report folder.
@@ -192,10 +217,11 @@ class EntrySeries(object):
             self._load_exact(layout)
         if until is not None:
             self._load_latest_before(layout, records, until)
+        if records and self.first is None:
+            self.first = layout.read_arrays(records[0])['saliency']
         if self.entry.scale == 'first' and self.first_limits is None and \
-                records:
-            self.first_limits = self.entry.limits(
-                layout.read_arrays(records[0])['saliency'])
+                self.first is not None:
+            self.first_limits = self.entry.limits(self.first)
         self._resume_history(layout, records, until, step)
 
     def _resume_history(self, layout, records, until, step):

@@ -35,7 +35,8 @@ def check_start(series, probe, *, strict=False):
        error with ``strict``.
     3. For every entry, every probe item's ``visualize`` arguments are
        bound and checked (an unparsable SMILES, a missing value); item 0 is
-       explained and drawn; and, unless the entry allows it, item 0 is
+       explained and drawn, and its metrics measured; and, unless the entry
+       allows it, item 0 is
        explained alone and twice in one pass: saliency that changes with
        the rows of a pass (a mean loss) stops the run.
 
@@ -103,10 +104,14 @@ def check_item_arguments(series, probe):
 
 
 def check_first_item(series, probe):
-    """Explains and draws probe item 0."""
+    """Explains and draws probe item 0, and measures the entry's metrics on
+    it."""
     data, converter = probe.data([0])
     try:
-        series.render(series.entry.saliency(data, converter), items=[0])
+        saliency = series.entry.saliency(data, converter)
+        series.render(saliency, items=[0])
+        if series.metrics.enabled:
+            series.measure(saliency, data, converter, items=[0])
     except Exception as error:
         raise wrap(error, 'failed at start on {items}', entry=series.name,
                    items=[0], indices=probe.indices[:1]) from error

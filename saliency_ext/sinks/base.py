@@ -16,7 +16,10 @@ class ReportSink(object):
     - ``record`` (dict): what the index lists: ``entry``, ``epoch``,
       ``iteration``, ``session``, ``step`` (``'epoch'`` or ``'iteration'``,
       the step TensorBoard counts), ``files`` (relative to the report
-      folder), ``settings``, ``seconds``, ``rank_corr`` and ``error``;
+      folder), ``settings``, ``seconds``, ``rank_corr``, ``metrics`` (name
+      -> value, such as ``deletion_auc`` or ``mass/<group>``; None where
+      undefined), ``metrics_seconds``, ``warnings`` (list of str) and
+      ``error``;
     - ``pictures`` (dict): picture name -> RGB ``uint8`` array ``(H, W, 3)``:
       each map (``'item_00'``, ..., ``'mean'``), then ``'overview'`` (every
       probe item tiled under one colour legend) and ``'history'`` (every
@@ -25,7 +28,9 @@ class ReportSink(object):
       ``png`` attribute holds its PNG file, encoded once for every sink
       (do not change the pixels in place);
     - ``arrays`` (dict): the saved arrays (``'saliency'``: the aggregated
-      maps ``(N, ...)``); empty when the computation failed.
+      maps ``(N, ...)``; ``'metrics/<name>'``: the metrics per item, and
+      the deletion and insertion curves); empty when the computation
+      failed.
 
     After every sink has written a report, each is flushed, and then the
     record is appended to the index: what the index lists is in every sink.
@@ -49,7 +54,10 @@ class ReportSink(object):
 
 def scalars(record):
     """The finite scalar values of a record by name (``seconds``,
-    ``rank_corr``): what a sink shows as curves."""
-    values = {key: record.get(key) for key in ('seconds', 'rank_corr')}
+    ``rank_corr``, ``metrics_seconds`` and the ``metrics``, such as
+    ``deletion_auc`` or ``mass/<group>``): what a sink shows as curves."""
+    values = {key: record.get(key) for key in ('seconds', 'rank_corr',
+                                               'metrics_seconds')}
+    values.update(record.get('metrics') or {})
     return {key: float(value) for key, value in values.items()
             if value is not None and math.isfinite(value)}

@@ -20,7 +20,7 @@ import saliency_ext.replay.runner as replay_module
 from saliency_ext.replay import evolution
 from saliency_ext import (GradientCalculator, IntegratedGradientsCalculator,
                           ReportEntry, SaliencyReport, TableVisualizer)
-from saliency_ext.report.metrics import mean_rank_correlation
+from saliency_ext.metrics import mean_rank_correlation
 from saliency_ext.replay.cli import main
 from saliency_ext.replay import (SnapshotError, load_model_params,
                                  order_snapshots, replay, steps_from_name)
@@ -274,6 +274,31 @@ def test_resume_takes_an_entry_whose_calculator_keeps_run_state(
     assert len(summary.skipped) == 2
     layout = ReportLayout(tmp_path / 'saliency')
     assert [r['epoch'] for r in layout.records('ig')] == [1, 2, 3]
+
+
+def test_a_resumed_replay_measures_against_its_first_snapshot(trained,
+                                                              tmp_path):
+    predictor = MLP()
+
+    def report():
+        ig = IntegratedGradientsCalculator(predictor, target='label',
+                                           label_index=-1, steps=4)
+        return SaliencyReport(iris(), {'ig': ReportEntry(
+            ig, TableVisualizer(), metrics=('deletion', 'randomization'))},
+            probe_size=4, seed=1)
+
+    snapshots, _ = order_snapshots(
+        [str(trained / 'snapshot_epoch_{}'.format(e)) for e in (1, 2, 3)])
+    assert replay(predictor, report(), snapshots[:1], tmp_path,
+                  tensorboard=False, evolution=False).ok
+    assert replay(predictor, report(), snapshots, tmp_path,
+                  tensorboard=False, evolution=False, resume=True).ok
+    layout = ReportLayout(tmp_path / 'saliency')
+    records = layout.records('ig')
+    maps = [layout.read_arrays(r)['saliency'] for r in records]
+    assert [r['metrics']['corr_to_init'] for r in records] == pytest.approx(
+        [1.] + [mean_rank_correlation(maps[0], m) for m in maps[1:]])
+    assert all(r['metrics']['deletion_auc'] is not None for r in records)
 
 
 def test_a_report_written_in_training_is_never_replaced(trained, capsys):

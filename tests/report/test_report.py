@@ -9,7 +9,7 @@ from tensorboard.backend.event_processing.event_accumulator import \
 
 from saliency_ext import (GradientCalculator, ReportEntry, SaliencyReport,
                           SaliencyReportError, TableVisualizer)
-from saliency_ext.report.metrics import mean_rank_correlation
+from saliency_ext.metrics import mean_rank_correlation
 from saliency_ext.sinks.storage import safe_name
 from saliency_ext.sinks.layout import ReportLayout
 from tests.report.training import entries, iris, make_trainer

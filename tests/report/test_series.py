@@ -8,7 +8,7 @@ import pytest
 
 from saliency_ext import (EntrySeries, GradientCalculator, ReportEntry,
                           ReportLayout, SaliencyReport, TableVisualizer)
-from saliency_ext.report.metrics import mean_rank_correlation
+from saliency_ext.metrics import mean_rank_correlation
 from tests.report.training import entries, iris, make_trainer
 
 STATE = 'extensions/SaliencyReport/state'

@@ -45,7 +45,8 @@ def entries(predictor, **overrides):
 
 def make_trainer(out, epochs=3, report=True, seed=0, snapshot=None,
                  **report_kwargs):
-    """Returns (trainer, predictor); the same seed gives the same run."""
+    """Returns (trainer, predictor); the same seed gives the same run.
+    ``entries`` may be a callable that makes them from the predictor."""
     numpy.random.seed(seed)
     predictor = MLP()
     model = L.Classifier(predictor)
@@ -63,7 +64,8 @@ def make_trainer(out, epochs=3, report=True, seed=0, snapshot=None,
     if report:
         kwargs = dict(probe_size=6, seed=1)
         kwargs.update(report_kwargs)
-        if 'entries' not in kwargs:
-            kwargs['entries'] = entries(predictor)
+        made = kwargs.get('entries', entries)
+        if callable(made):
+            kwargs['entries'] = made(predictor)
         trainer.extend(SaliencyReport(dataset, **kwargs))
     return trainer, predictor
