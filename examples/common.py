@@ -148,10 +148,12 @@ def report_epochs(epochs):
 
 def make_trainer(model, train, args, device, *, batchsize, lr,
                  snapshot_every, valid=None, converter=concat_examples,
-                 print_keys=('main/loss',), comm=None):
+                 print_keys=('main/loss',), comm=None,
+                 log_trigger=(1, 'epoch')):
     """An ordinary Chainer trainer: Adam, a shuffling iterator, a standard
-    updater, an evaluator on ``valid``, a log, a progress printout and a
-    snapshot every ``snapshot_every`` epochs and at the end.
+    updater, an evaluator on ``valid``, a log (every ``log_trigger``), a
+    progress printout and a snapshot every ``snapshot_every`` epochs and at
+    the end.
 
     ``model`` is the link the optimizer trains (a ``Classifier`` around the
     predictor), so a snapshot stores its parameters under
@@ -187,9 +189,9 @@ def make_trainer(model, train, args, device, *, batchsize, lr,
         keys += ['validation/' + k for k in print_keys]
     if comm is not None and comm.rank != 0:
         return trainer
-    trainer.extend(extensions.LogReport())
+    trainer.extend(extensions.LogReport(trigger=log_trigger))
     trainer.extend(extensions.PrintReport(
-        keys + ['saliency/seconds', 'elapsed_time']))
+        keys + ['saliency/seconds', 'elapsed_time']), trigger=log_trigger)
     trainer.extend(extensions.snapshot(
         filename='snapshot_epoch_{.updater.epoch}'),
         trigger=snapshot_trigger(args.epochs, snapshot_every))
@@ -213,14 +215,21 @@ def read_report(out, entry, position=-1):
     recomputed. Reports that failed are skipped; when the folder holds
     several runs (sessions), only the last one counts."""
     layout = ReportLayout(os.path.join(out, REPORT_DIR))
-    records = [r for r in layout.records(entry,
-                                         session=layout.last_session())
-               if r.get('error') is None]
+    records = read_records(out, entry)
     if not records:
         raise RuntimeError('no successful report of {!r} in {}'.format(
             entry, layout.root))
     record = records[position]
     return record, layout.read_arrays(record)['saliency']
+
+
+def read_records(out, entry):
+    """The index records of ``entry``'s successful reports in the last
+    session of the run ``out``, oldest first: each has the report's
+    ``metrics``."""
+    layout = ReportLayout(os.path.join(out, REPORT_DIR))
+    return [r for r in layout.records(entry, session=layout.last_session())
+            if r.get('error') is None]
 
 
 def read_probe(out):
@@ -237,21 +246,21 @@ def finite(value):
     return value
 
 
-def conclude(out, example, findings, show):
+def conclude(out, example, findings, show, *, folder=REPORT_DIR):
     """What every example does last: writes its ``findings`` (made from
     the finished run's report files), prints them with ``show(findings)``
     and says where they are; returns them."""
-    path = write_findings(out, example, findings)
+    path = write_findings(out, example, findings, folder=folder)
     show(findings)
     print('findings written to {}'.format(path))
     return findings
 
 
-def write_findings(out, example, findings):
+def write_findings(out, example, findings, *, folder=REPORT_DIR):
     """Writes ``findings`` (a JSON-serialisable dict) with the example's
-    name under ``'example'`` to ``<out>/saliency/findings.json``; returns
-    the path."""
-    path = os.path.join(out, REPORT_DIR, FINDINGS_FILE)
+    name under ``'example'`` to ``<out>/<folder>/findings.json`` (the
+    report folder by default); returns the path."""
+    path = os.path.join(out, folder, FINDINGS_FILE)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = path + '.tmp'
     with open(tmp, 'w') as f:
@@ -259,6 +268,19 @@ def write_findings(out, example, findings):
         f.write('\n')
     os.replace(tmp, path)
     return path
+
+
+def show(value, fmt='{:.3f}'):
+    """A metric's value as text: ``-`` where it is undefined (None)."""
+    return '-' if value is None else fmt.format(value)
+
+
+def print_metrics(reports, names):
+    """Prints the metrics ``names`` of each report (dicts with ``epoch``
+    and the record's metrics) as a table, one row per report."""
+    rows = {'epoch {}'.format(r['epoch']): {n: show(r.get(n)) for n in names}
+            for r in reports}
+    print_table('report', rows, names)
 
 
 def print_table(title, rows, columns, fmt='{:+.4f}'):

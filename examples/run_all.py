@@ -1,15 +1,15 @@
-"""Runs the three examples with their default settings, one after the other,
+"""Runs the four examples with their default settings, one after the other,
 then says where their pictures are and how to watch them in TensorBoard.
 
 Each example runs in its own Python process, as ``python
 examples/<name>/train_<name>.py --out <root>/<name> --device <device>``, and
-prints its findings at the end (also in ``<root>/<name>/saliency/
-findings.json``).
+prints its findings at the end (also in ``findings.json`` under
+``<root>/<name>/``).
 
 Usage::
 
     python examples/run_all.py [--out result] [--device -1] \
-        [--examples iris digits esol]
+        [--examples iris digits esol shortcut]
 """
 import argparse
 import glob
@@ -20,19 +20,21 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-EXAMPLES = ('iris', 'digits', 'esol')
+EXAMPLES = ('iris', 'digits', 'esol', 'shortcut')
 #: Pictures per TensorBoard card to keep (its --samples_per_plugin images=N).
 KEEP_IMAGES = 1000
 
 
 def last_picture_folders(out):
-    """The folder of each entry's last report under ``out``: one picture
-    per probe item (and ``mean.png`` where the entry draws the mean)."""
+    """The folder of each entry's last report under ``out`` (or under its
+    runs, ``out/<run>/``): one picture per probe item (and ``mean.png``
+    where the entry draws the mean)."""
     folders = []
-    for entry in sorted(glob.glob(os.path.join(out, 'saliency', '*', ''))):
-        steps = sorted(glob.glob(os.path.join(entry, 'epoch_*')))
-        if steps:
-            folders.append(steps[-1])
+    for pattern in (('saliency', '*', ''), ('*', 'saliency', '*', '')):
+        for entry in sorted(glob.glob(os.path.join(out, *pattern))):
+            steps = sorted(glob.glob(os.path.join(entry, 'epoch_*')))
+            if steps:
+                folders.append(steps[-1])
     return folders
 
 
@@ -66,8 +68,8 @@ def main(argv=None):
     for name in args.examples:
         out = os.path.join(args.out, name)
         print('\n{} ({:.0f} s): findings in {}'.format(
-            name, seconds[name],
-            os.path.join(out, 'saliency', 'findings.json')))
+            name, seconds[name], ', '.join(sorted(glob.glob(os.path.join(
+                out, '**', 'findings.json'), recursive=True)))))
         print('  pictures of the last report:')
         for folder in last_picture_folders(out):
             print('    ' + folder)

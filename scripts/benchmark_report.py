@@ -20,6 +20,14 @@ TensorBoard events. Printed per trigger:
   events and the index, encoding excluded), and the most reports that
   waited at once.
 
+Then the metrics: the forward rows that deletion and insertion (K = 10
+steps, each with its random control) evaluate per probe item, counted at
+the model, and what all four metrics on the IG entry (deletion, insertion,
+randomization, completeness) add to the report's blocking time: a run with
+them every epoch against the run without them, medians per report. The
+randomised model's maps are made once per run, at the first report: their
+cost is timed on its own.
+
 Usage: python scripts/benchmark_report.py [--epochs 10] [--out DIR]
 """
 import argparse
@@ -39,6 +47,7 @@ from saliency_ext import (GaussianNoiseSampler, GradientCalculator,
                           SaliencyReport, SmilesVisualizer,
                           VariableMonitorLinkHook)
 from saliency_ext.datasets import concat_mols, load_esol
+from saliency_ext.metrics import randomized_parameters
 from saliency_ext.models import GraphRegressor
 from saliency_ext.report import pictures as pictures_module
 from saliency_ext.sinks import storage
@@ -46,6 +55,8 @@ from saliency_ext.sinks import FilesSink, ReportLayout, TensorBoardSink
 
 PROBE = 16
 STEPS, M = 25, 30
+METRICS = ('deletion', 'insertion', 'randomization', 'completeness')
+K = 10  # the default metric_steps
 
 
 SECONDS = collections.Counter()  # the writer thread's time by stage
@@ -96,16 +107,18 @@ class TimedReport(SaliencyReport):
                             k != 'saliency/seconds')
 
 
-def make_report(predictor, esol, trigger, out, comm=None):
+def make_report(predictor, esol, trigger, out, comm=None, metrics=(),
+                eval_fun=None):
     hook = VariableMonitorLinkHook(predictor.graph.embed)
-    common = dict(eval_fun=lambda atoms, adjs: predictor(atoms, adjs)[:, 0],
-                  target_extractor=hook, label_index=-1)
+    common = dict(eval_fun=eval_fun or (
+        lambda atoms, adjs: predictor(atoms, adjs)[:, 0]),
+        target_extractor=hook, label_index=-1)
     visualize = dict(item_kwargs={'smiles': esol.smiles}, method='raw',
                      ch_axis=3)
     return TimedReport(esol.dataset, {
         'ig': ReportEntry(IntegratedGradientsCalculator(
             predictor, steps=STEPS, **common), SmilesVisualizer(),
-            **visualize),
+            metrics=metrics, **visualize),
         'smoothgrad': ReportEntry(GradientCalculator(predictor, **common),
                                   SmilesVisualizer(), compute=dict(
                                       M=M, noise_sampler=GaussianNoiseSampler()),
@@ -114,7 +127,7 @@ def make_report(predictor, esol, trigger, out, comm=None):
         initial=False, comm=comm)
 
 
-def train(esol, epochs, trigger, out):
+def train(esol, epochs, trigger, out, metrics=()):
     numpy.random.seed(0)
     predictor = GraphRegressor()
     model = L.Classifier(predictor, lossfun=F.mean_squared_error)
@@ -127,7 +140,8 @@ def train(esol, epochs, trigger, out):
     trainer = training.Trainer(updater, (epochs, 'epoch'), out=out)
     report = floor = None
     if trigger is not None:
-        report = make_report(predictor, esol, trigger, 'saliency')
+        report = make_report(predictor, esol, trigger, 'saliency',
+                             metrics=metrics)
         floor = FloorProbe(predictor, report)
         trainer.extend(report)
         trainer.extend(floor, trigger=trigger, name='floor')
@@ -139,6 +153,40 @@ def train(esol, epochs, trigger, out):
         elapsed -= sum(floor.seconds)
         cpu -= sum(floor.seconds)
     return elapsed, cpu, report, floor
+
+
+def metric_rows(esol):
+    """Forward rows per probe item that deletion and insertion evaluate,
+    counted at the model, for each choice of curves."""
+    numpy.random.seed(0)
+    predictor = GraphRegressor()
+    counted = []
+
+    def eval_fun(atoms, adjs):
+        counted.append(len(atoms))
+        return predictor(atoms, adjs)[:, 0]
+
+    rows = {}
+    for metrics in (('deletion',), ('insertion',), ('deletion', 'insertion'),
+                    ('deletion', 'insertion', 'completeness')):
+        report = make_report(predictor, esol, (1, 'epoch'), 'unused',
+                             metrics=metrics, eval_fun=eval_fun)
+        series = report.series['ig']
+        saliency = series.entry.saliency(report.probe_examples,
+                                         report.converter)
+        del counted[:]
+        series.measure(saliency, report.probe_examples, report.converter)
+        rows[' + '.join(metrics)] = (sum(counted) / PROBE, len(counted))
+    return rows
+
+
+def random_model_seconds(report):
+    """What the randomised model's maps cost (once per run)."""
+    entry = report.entries['ig']
+    start = time.perf_counter()
+    with randomized_parameters(entry.calculator.model):
+        entry.saliency(report.probe_examples, report.converter)
+    return time.perf_counter() - start
 
 
 class FloorProbe(object):
@@ -174,16 +222,18 @@ def main():
     args = parser.parse_args()
     out = args.out or tempfile.mkdtemp(prefix='saliency-bench-')
     esol = load_esol()
+    rows = metric_rows(esol)
     runs = collections.defaultdict(list)
     for k in range(args.rounds):
-        for interval in (None, 1, 5):
+        for interval, metrics in ((None, ()), (1, ()), (5, ()),
+                                  (1, METRICS)):
             SECONDS.clear()
             trigger = None if interval is None else (interval, 'epoch')
-            result = train(esol, args.epochs, trigger,
-                           '{}/{}-{}'.format(out, interval, k))
-            runs[interval].append(result + (dict(SECONDS),))
-    base = min(r[0] for r in runs[None])
-    base_cpu = min(r[1] for r in runs[None])
+            result = train(esol, args.epochs, trigger, '{}/{}{}-{}'.format(
+                out, interval, '-metrics' * bool(metrics), k), metrics)
+            runs[interval, metrics].append(result + (dict(SECONDS),))
+    base = min(r[0] for r in runs[None, ()])
+    base_cpu = min(r[1] for r in runs[None, ()])
     print('ESOL GGNN, {} epochs of {} molecules (batch 32): {:.1f} s without '
           'the report ({:.2f} s/epoch), {:.1f} s of CPU; fastest of {} '
           'rounds'.format(args.epochs, len(esol.dataset), base,
@@ -193,7 +243,7 @@ def main():
                                'x floor', 'compute', 'overhead', 'x compute',
                                'CPU', 'draw', 'encode', 'write'))
     for interval in (1, 5):
-        total, cpu, report, floor, seconds = min(runs[interval],
+        total, cpu, report, floor, seconds = min(runs[interval, ()],
                                                  key=lambda r: r[0])
         n = len(report.blocking)
         blocking = statistics.median(report.blocking)
@@ -213,6 +263,28 @@ def main():
           'whole training (x compute: the target is at most 1.5);\nCPU: '
           'extra CPU time of all threads; draw, encode, write: the writer '
           'thread per\nreport')
+    print('\nMetrics on the ig entry, K = {} steps, {} probe molecules:'
+          .format(K, PROBE))
+    for metrics, (per_item, passes) in rows.items():
+        curves = metrics.count('deletion') + metrics.count('insertion')
+        print('  {:<36} {:>4.1f} forward rows per item in {} pass{} (limit '
+              '2 x (K + 1) x {} = {})'.format(
+                  metrics, per_item, passes, 'es' * (passes > 1), curves,
+                  2 * (K + 1) * curves))
+    # medians after the first report, which makes the randomised model's
+    # maps; the fastest round of each
+    blocking = {metrics: min(statistics.median(r[2].blocking[1:] or
+                                               r[2].blocking)
+                             for r in runs[1, metrics])
+                for metrics in ((), METRICS)}
+    added = blocking[METRICS] / blocking[()] - 1
+    print('  {}, every epoch: blocking {:.3f} s per report against {:.3f} s '
+          'without: {:+.0f} % (target: at most +35 %)'.format(
+              ', '.join(METRICS), blocking[METRICS], blocking[()],
+              100 * added))
+    report = runs[1, METRICS][-1][2]
+    print('  the randomised model\'s maps, once per run: {:.3f} s'.format(
+        random_model_seconds(report)))
     print('outputs under', out)
 
 

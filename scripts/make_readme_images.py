@@ -11,7 +11,11 @@ report's own files:
   methods (rows);
 - ``esol_molecules.png``: two held-out molecules with a hydroxyl group and a
   long alkyl chain (the longest chain of the probe and the shortest), under
-  Integrated Gradients and BayesGrad.
+  Integrated Gradients and BayesGrad;
+- ``shortcut_curves.png``: the watermark's mass beside the training accuracy,
+  for the watermarked run and the clean control, with the thresholds and
+  the report where the trigger fired; ``shortcut_maps.png``: six probe
+  digits' Integrated Gradients at the last report of both runs.
 
 The report's own pictures are used as they are, each with its caption and
 colour legend.
@@ -22,8 +26,8 @@ Usage::
 
     python scripts/make_readme_images.py [RUN ...] [--dest docs/images]
 
-    (RUN defaults to result/iris result/digits result/esol, the folders of
-    ``python examples/run_all.py``)
+    (RUN defaults to result/iris result/digits result/esol result/shortcut,
+    the folders of ``python examples/run_all.py``)
 """
 import argparse
 import io
@@ -45,7 +49,12 @@ WHITE = (255, 255, 255)
 
 
 def read_run(run):
-    with open(os.path.join(run, 'saliency', 'findings.json')) as f:
+    """The findings of an example run (in its report folder, or at its top
+    for an example of several runs) and its report folder."""
+    path = os.path.join(run, 'saliency', 'findings.json')
+    if not os.path.isfile(path):
+        path = os.path.join(run, 'findings.json')
+    with open(path) as f:
         findings = json.load(f)
     return findings, ReportLayout(os.path.join(run, 'saliency'))
 
@@ -158,7 +167,61 @@ def esol(findings, layout, dest):
     save_small(grid(rows, labels), os.path.join(dest, 'esol_molecules.png'))
 
 
-MAKERS = {'iris': iris, 'digits': digits, 'esol': esol}
+def figure_picture(figure):
+    """A matplotlib figure as a PIL picture."""
+    data = io.BytesIO()
+    figure.savefig(data, format='png', dpi=100)
+    return Image.open(data).convert('RGB')
+
+
+def shortcut(findings, layout, dest, n_items=6):
+    from matplotlib.figure import Figure  # no pyplot: no display needed
+    runs = findings['runs']
+    styles = {'watermark': dict(color='tab:red', label='watermark in '
+                                'training'),
+              'clean': dict(color='tab:blue', linestyle='--',
+                            label='clean control')}
+    figure = Figure(figsize=(10, 3.6))
+    mass_axes, accuracy_axes = figure.subplots(1, 2)
+    for run, style in styles.items():
+        mass_axes.plot(*zip(*runs[run]['mass']), marker='.', **style)
+        accuracy_axes.plot(*zip(*runs[run]['accuracy']), **style)
+    crossing = runs['watermark']['snapshot_iterations'][:1]
+    for axes, key, title in (
+            (mass_axes, 'mass_threshold', 'mass/watermark: share of '
+             '|Integrated Gradients| on the 2 x 2 corner'),
+            (accuracy_axes, 'accuracy_threshold', 'training accuracy '
+             '(half the labels random)')):
+        axes.axhline(findings[key], color='grey', linewidth=0.8)
+        for iteration in crossing:
+            axes.axvline(iteration, color='tab:red', linewidth=0.8,
+                         linestyle=':')
+        axes.set_title(title, fontsize=10)
+        axes.set_xlabel('iteration')
+        axes.set_ylim(0, 1)
+        axes.grid(alpha=0.3)
+    mass_axes.legend(loc='upper left', fontsize=9)
+    if crossing:
+        mass_axes.annotate('ExplanationShiftTrigger: snapshot',
+                           (crossing[0], findings['mass_threshold']),
+                           xytext=(8, 40), textcoords='offset points',
+                           fontsize=9, color='tab:red',
+                           arrowprops=dict(arrowstyle='->', color='tab:red'))
+    figure.tight_layout()
+    save_small(figure_picture(figure),
+               os.path.join(dest, 'shortcut_curves.png'))
+    root = os.path.dirname(layout.root)
+    rows, labels = [], []
+    for run, style in styles.items():
+        run_layout = ReportLayout(os.path.join(root, run, 'saliency'))
+        labels.append(style['label'])
+        rows.append([last_picture(run_layout, 'integrated_gradients',
+                                  'item_{:02d}'.format(i))
+                     for i in range(n_items)])
+    save_small(grid(rows, labels), os.path.join(dest, 'shortcut_maps.png'))
+
+
+MAKERS = {'iris': iris, 'digits': digits, 'esol': esol, 'shortcut': shortcut}
 
 
 def main(argv=None):

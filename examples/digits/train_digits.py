@@ -17,7 +17,12 @@ each map over its digit (black ink on white, 4 times larger):
 
 The gradient methods show magnitudes (mean absolute value over the samples),
 Integrated Gradients and Occlusion signed attributions (red raises the score,
-blue lowers it).
+blue lowers it). Every report also says how far each method's maps can be
+trusted: the deletion curve's area against a random ranking's (lower is more
+faithful) and the rank correlation with the maps of a randomly
+re-initialised model (``corr_to_random_model``: near 1 means the maps show
+the input, not the model), and for Integrated Gradients the insertion curve
+and the completeness error.
 
 At the end the script measures, from the last report's saved arrays, how much
 of the saliency falls on the strokes: the mean absolute saliency of inked
@@ -25,8 +30,9 @@ pixels (intensity >= 0.5) divided by that of blank ones (intensity 0), over
 all probe digits, at the model's 16 x 16 input resolution; a ratio of at
 least 1.5 counts as clearly higher. The same ratio for the first report (the
 untrained model, epoch 0) is given for reference: part of a gradient map's
-concentration near the ink comes from the architecture alone. The figures are
-printed and written to ``<out>/saliency/findings.json``.
+concentration near the ink comes from the architecture alone, which is why
+the metrics matter. The figures are printed and written to
+``<out>/saliency/findings.json``.
 
 Usage::
 
@@ -60,6 +66,11 @@ SIZE = 16  # side of the model's input, in pixels
 PICTURE_SCALE = 4  # pixels of a picture per input pixel
 INKED, BLANK = 0.5, 0.0  # intensity thresholds of the stroke measure
 CLEARLY = 1.5  # an ink / blank ratio at least this large is "clearly higher"
+#: The metrics of every entry; Integrated Gradients measures them all.
+METRICS = ('deletion', 'randomization')
+IG_METRICS = ('deletion', 'insertion', 'randomization', 'completeness')
+#: The metrics printed in the findings.
+SHOWN = ('deletion_auc', 'deletion_auc_random', 'corr_to_random_model')
 #: Entry name -> how it is described in the findings.
 METHODS = {'vanilla_grad': 'VanillaGrad',
            'smooth_grad': 'SmoothGrad',
@@ -118,19 +129,25 @@ def picture(example):
     return {'image': numpy.kron(paper, block)}
 
 
+def integrated_gradients(predictor, train):
+    """Integrated Gradients of the top class score from a uniform grey image
+    (the training set's mean intensity), in 25 steps."""
+    grey = numpy.float32(numpy.mean([x.mean() for x, _ in train]))
+    return IntegratedGradientsCalculator(predictor, baseline=grey, steps=25,
+                                         target='top', label_index=-1)
+
+
 def make_report(predictor, train, test, epochs):
     """The report used in training and in the replay: 48 held-out digits,
     five methods, each explaining the top prediction."""
     options = dict(target='top', label_index=-1)
     grad = GradientCalculator(predictor, **options)
-    grey = numpy.float32(numpy.mean([x.mean() for x, _ in train]))
-    ig = IntegratedGradientsCalculator(predictor, baseline=grey, steps=25,
-                                       **options)
+    ig = integrated_gradients(predictor, train)
     occlusion = OcclusionCalculator(predictor, size=4, stride=2,
                                     slide_axis=(2, 3), **options)
     image = ImageVisualizer()
     common_options = dict(ch_axis=2, item_kwargs=picture,
-                          visualize=dict(alpha=0.6))
+                          visualize=dict(alpha=0.6), metrics=METRICS)
     entries = {
         'vanilla_grad': ReportEntry(grad, image, method='abs',
                                     **common_options),
@@ -140,8 +157,9 @@ def make_report(predictor, train, test, epochs):
             method='abs', **common_options),
         'bayes_grad': ReportEntry(grad, image, compute=dict(M=30, train=True),
                                   method='abs', **common_options),
-        'integrated_gradients': ReportEntry(ig, image, method='raw',
-                                            **common_options),
+        'integrated_gradients': ReportEntry(
+            ig, image, method='raw', **dict(common_options,
+                                            metrics=IG_METRICS)),
         'occlusion': ReportEntry(occlusion, image, method='raw',
                                  **common_options),
     }
@@ -189,7 +207,9 @@ def findings(out):
             on_strokes=bool(ratio >= CLEARLY),
             first_epoch=first['epoch'],
             first_ink_blank_ratio=common.finite(
-                stroke_ratio(first_saliency, intensity)[2]))
+                stroke_ratio(first_saliency, intensity)[2]),
+            metrics=record['metrics'],
+            first_metrics=first['metrics'])
     return result
 
 
@@ -212,6 +232,16 @@ def print_findings(result):
     common.print_table('method', rows, [
         'inked', 'blank', 'ratio', '>= {}'.format(result['clear_ratio']),
         'ratio, epoch {}'.format(first['first_epoch'])], fmt='{:.4g}')
+    print('\nHow far the maps can be trusted, epoch {} report (epoch {} in '
+          'brackets): deletion AUC (lower: the score falls faster when the '
+          'most salient pixels go grey or black) against a random ranking, '
+          'and the rank correlation with the maps of a re-initialised model:'
+          .format(first['epoch'], first['first_epoch']))
+    rows = {m['label']: {name: '{} ({})'.format(
+        common.show(m['metrics'].get(name)),
+        common.show(m['first_metrics'].get(name))) for name in SHOWN}
+        for m in methods.values()}
+    common.print_table('method', rows, list(SHOWN))
 
 
 def main(argv=None):

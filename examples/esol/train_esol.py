@@ -17,11 +17,18 @@ an atom's attribution is the sum over its embedding units:
 - BayesGrad: gradient x embedding, averaged over 30 dropout masks of the
   regression head.
 
+Every report also measures how far the Integrated Gradients maps can be
+trusted (deletion and insertion against a random ranking, model
+randomisation, completeness) and tracks ``mass/hydroxyl``: the share of
+|attribution| on the hydroxyl oxygens that the SMARTS pattern ``[OX2H]``
+matches in each probe molecule, with their AUROC (``auroc/hydroxyl``).
+
 At the end the script reads the last report's Integrated Gradients and
 averages the attributions per kind of atom (see :func:`atom_kind`). As the
 article found, oxygen atoms of hydroxyl groups push the predicted solubility
-up and carbon atoms of long alkyl chains push it down. The figures are
-printed and written to ``<out>/saliency/findings.json``.
+up and carbon atoms of long alkyl chains push it down. The figures, with the
+hydroxyl mass of every report, are printed and written to
+``<out>/saliency/findings.json``.
 
 Usage::
 
@@ -64,6 +71,9 @@ METHODS = {'integrated_gradients': 'Integrated Gradients',
            'bayes_grad': 'BayesGrad (gradient x embedding)'}
 #: The entry the claims are read from.
 CLAIM_METHOD = 'integrated_gradients'
+#: Hydroxyl oxygens, matched in each probe molecule.
+HYDROXYL_SMARTS = '[OX2H]'
+METRICS = ('deletion', 'insertion', 'randomization', 'completeness')
 HYDROXYL_O, CHAIN_C = 'O (hydroxyl)', 'C (long chain)'
 KINDS = (HYDROXYL_O, 'O (other)', CHAIN_C, 'C (aromatic)', 'C (other)',
          'N', 'halogen', 'other')
@@ -197,7 +207,10 @@ def make_report(predictor, test, test_smiles, epochs, comm=None):
         'smiles': test_smiles, 'legend': legends})
     visualizer = SmilesVisualizer(size=(320, 280))
     entries = {
-        'integrated_gradients': ReportEntry(ig, visualizer, **molecules),
+        'integrated_gradients': ReportEntry(
+            ig, visualizer, metrics=METRICS,
+            groups={'hydroxyl': HYDROXYL_SMARTS},
+            ground_truth=('hydroxyl',), **molecules),
         'bayes_grad': ReportEntry(grad, visualizer,
                                   compute=dict(M=30, train=True),
                                   **molecules),
@@ -250,6 +263,8 @@ def findings(out):
     claims = result['methods'][CLAIM_METHOD]['mean_attribution']
     result['hydroxyl_O_positive'] = claims[HYDROXYL_O] > 0
     result['chain_C_negative'] = claims[CHAIN_C] < 0
+    result['reports'] = [dict(epoch=r['epoch'], **r['metrics'])
+                         for r in common.read_records(out, CLAIM_METHOD)]
     return result
 
 
@@ -267,6 +282,13 @@ def print_findings(result):
         methods[result['claim_method']]['label'],
         'yes' if result['hydroxyl_O_positive'] else 'NO',
         'yes' if result['chain_C_negative'] else 'NO'))
+    print('\n{} per report (mass/hydroxyl: share of |attribution| on {} '
+          'atoms):'.format(methods[result['claim_method']]['label'],
+                           HYDROXYL_SMARTS))
+    common.print_metrics(result['reports'], [
+        'mass/hydroxyl', 'auroc/hydroxyl', 'deletion_auc',
+        'deletion_auc_random', 'insertion_auc', 'insertion_auc_random',
+        'corr_to_random_model', 'completeness'])
 
 
 def main(argv=None):

@@ -6,7 +6,6 @@ The scientific claims need the default epochs (minutes); here only the
 pipeline that measures them is checked.
 """
 import contextlib
-import importlib.util
 import io
 import json
 import math
@@ -18,9 +17,8 @@ import pytest
 
 from saliency_ext import SaliencyReport
 from saliency_ext.sinks.layout import ReportLayout
+from tests.examples.loading import load_example
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
 EPOCHS = 1
 
 #: example -> entries, the entries whose maps are deterministic (no noise,
@@ -44,17 +42,8 @@ EXAMPLES = {
         deterministic=['integrated_gradients'],
         item_shape=None, mean_picture=False,
         keys={'n_items', 'claim_method', 'methods', 'hydroxyl_O_positive',
-              'chain_C_negative', 'showcase', 'example'}),
+              'chain_C_negative', 'showcase', 'reports', 'example'}),
 }
-
-
-def load_example(name):
-    path = os.path.join(ROOT, 'examples', name, 'train_{}.py'.format(name))
-    spec = importlib.util.spec_from_file_location(
-        'example_train_{}'.format(name), path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 class Run(object):
@@ -146,12 +135,26 @@ def test_specific_findings(run):
                 method['inked_mean_abs'] / method['blank_mean_abs'])
             assert method['first_epoch'] == 0
             assert isinstance(method['on_strokes'], bool)
+            assert {'deletion_auc', 'deletion_auc_random',
+                    'corr_to_random_model'} <= set(method['metrics'])
+        assert 'completeness' in \
+            found['methods']['integrated_gradients']['metrics']
+        assert 'deletion AUC' in run.printed
     else:
         for method in found['methods'].values():
             kinds = method['mean_attribution']
             assert 'O (hydroxyl)' in kinds and 'C (long chain)' in kinds
             assert method['n_atoms']['O (hydroxyl)'] > 0
         assert isinstance(found['hydroxyl_O_positive'], bool)
+        # mass/hydroxyl of every report, from the index
+        records = run.layout.records('integrated_gradients')
+        assert [r['epoch'] for r in found['reports']] == \
+            [r['epoch'] for r in records] == list(range(EPOCHS + 1))
+        for report, record in zip(found['reports'], records):
+            assert report['mass/hydroxyl'] == \
+                record['metrics']['mass/hydroxyl']
+            assert 0 < report['mass/hydroxyl'] < 1
+        assert 'mass/hydroxyl' in run.printed
 
 
 def test_replay_config_rebuilds_model_and_report(run, tmp_path):
