@@ -19,6 +19,7 @@ from saliency_ext import (GaussianNoiseSampler, GradientCalculator,
                           ReportLayout, SaliencyReport,
                           VariableMonitorLinkHook)
 from saliency_ext.datasets import concat_mols, load_esol
+from saliency_ext.metrics import deletion_insertion, randomized_parameters
 from saliency_ext.models import GraphRegressor
 from saliency_ext.random_state import preserved_random_state
 from saliency_ext.replay.cli import main as replay_main
@@ -178,3 +179,41 @@ def test_the_replay_on_the_device_gives_the_maps_of_the_cpu(device,
             numpy.testing.assert_allclose(
                 on_device.read_arrays(ours)['saliency'],
                 cpu.read_arrays(theirs)['saliency'], rtol=1e-4, atol=1e-6)
+
+
+def test_deletion_and_insertion_give_the_numbers_of_the_cpu(device):
+    model = MLP()
+    on_device = copy.deepcopy(model).to_device(device)
+    x = data(n=6)
+    results = []
+    for explained in (model, on_device):
+        calc = IntegratedGradientsCalculator(
+            explained, target=1, steps=8,
+            baseline=numpy.full(4, 0.5, numpy.float32))
+        saliency = calc.aggregate(calc.compute(x))
+        results.append(deletion_insertion(
+            calc, x, saliency, numpy.ones(saliency.shape, bool), steps=5))
+    cpu, gpu = results
+    numpy.testing.assert_allclose(gpu.explained, cpu.explained, rtol=1e-5)
+    for name, curve in cpu.curves.items():
+        numpy.testing.assert_allclose(gpu.curves[name], curve, rtol=1e-4,
+                                      atol=1e-5, err_msg=name)
+
+
+def test_the_randomised_model_on_the_device_is_put_back(device):
+    model = MLP().to_device(device)
+    before = {name: p.array for name, p in model.namedparams()}
+    copies = {name: chainer.backend.CpuDevice().send(a).copy()
+              for name, a in before.items()}
+    x = device.send(data(n=3))
+    with randomized_parameters(model):
+        for name, param in model.namedparams():
+            assert isinstance(param.array, type(before[name]))
+        randomised = model(x).array
+    for name, param in model.namedparams():
+        assert param.array is before[name]
+        numpy.testing.assert_array_equal(
+            chainer.backend.CpuDevice().send(param.array), copies[name])
+    assert not numpy.allclose(chainer.backend.CpuDevice().send(randomised),
+                              chainer.backend.CpuDevice().send(
+                                  model(x).array))
