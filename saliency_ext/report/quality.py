@@ -117,7 +117,8 @@ class EntryMetrics(object):
 
         Args:
             saliency (numpy.ndarray): The report's maps ``(N, ...)``.
-            data (list): The probe items they explain.
+            data: The probe items they explain, as ``calculator.compute``
+                takes them.
             converter (callable): Turns a list of items into model inputs.
             first (numpy.ndarray): The maps of the series' first report
                 (``None``: this is the first).
@@ -165,11 +166,8 @@ class EntryMetrics(object):
             converter=converter)
         per_item = {'faithfulness_left_out': result.left_out.astype(float)}
         for name, auc in result.areas().items():
-            kind, _, control = name.partition('_')
-            per_item['{}_auc{}'.format(kind, '_' + control if control
-                                       else '')] = auc
-            per_item['{}_curve{}'.format(kind, '_' + control if control
-                                         else '')] = result.curves[name]
+            per_item[_named(name, 'auc')] = auc
+            per_item[_named(name, 'curve')] = result.curves[name]
         if 'completeness' in entry.metrics:
             per_item['completeness'] = completeness_error(result.span,
                                                           saliency, real)
@@ -211,6 +209,12 @@ def random_model_warning(values):
             'as model-independent maps would be (corr_to_random_model {:.2f} '
             '>= {}): they may show the input more than what the model '
             'learned'.format(corr, RANDOM_MODEL_THRESHOLD))
+
+
+def _named(curve, what):
+    """``'deletion_random'``, ``'auc'`` -> ``'deletion_auc_random'``."""
+    kind, _, control = curve.partition('_')
+    return '_'.join(part for part in (kind, what, control) if part)
 
 
 def _for_item(index, resolve, item_kwargs):
