@@ -19,7 +19,7 @@ from tensorboard.backend.event_processing.event_accumulator import \
 from saliency_ext import ReportLayout
 from saliency_ext.datasets import concat_mols
 from saliency_ext.replay.cli import main as replay_main
-from saliency_ext.report.metrics import mean_rank_correlation
+from saliency_ext.metrics import mean_rank_correlation
 from tests.distributed import scenarios
 from tests.replay.test_replay import EPOCHS, trained  # noqa: F401 (fixture)
 
