@@ -28,7 +28,8 @@ end it reads both runs' reports and logs and prints (and writes to
 - the largest mass of the clean control run (below 0.05);
 - where the trigger fired (at the report where the mass crossed).
 
-In TensorBoard the two runs' ``mass/watermark`` curves share one chart.
+In TensorBoard the two runs' ``mass/watermark`` curves share one chart
+(``saliency.integrated_gradients/mass/watermark``).
 
 Usage::
 

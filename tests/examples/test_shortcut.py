@@ -11,6 +11,7 @@ from tensorboard.backend.event_processing.event_accumulator import \
     EventAccumulator
 
 from saliency_ext import ReportLayout
+from saliency_ext.sinks.tensorboard import scalar_tag
 from tests.examples.loading import load_example
 
 EPOCHS = 5
@@ -49,6 +50,7 @@ def test_the_shortcut_is_caught_before_accuracy_looks_good(tmp_path):
     events = EventAccumulator(str(tmp_path / 'watermark' / 'tensorboard'),
                               size_guidance={'scalars': 0})
     events.Reload()
-    curve = events.Scalars('saliency/integrated_gradients/mass/watermark')
+    curve = events.Scalars(scalar_tag('integrated_gradients',
+                                      'mass/watermark'))
     assert [(e.step, round(e.value, 5)) for e in curve] == \
         [(i, round(m, 5)) for i, m in mass]

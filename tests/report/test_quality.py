@@ -16,6 +16,7 @@ from saliency_ext import (GaussianNoiseSampler, GradientCalculator,
                           TableVisualizer)
 from saliency_ext.metrics import mean_rank_correlation, rank_correlations
 from saliency_ext.sinks.base import scalars
+from saliency_ext.sinks.tensorboard import scalar_tag
 from tests.metrics.explanations import EdgeFilterCalculator
 from tests.report.training import iris, make_trainer
 
@@ -73,7 +74,7 @@ def test_values_reach_the_log_tensorboard_and_the_index(tmp_path):
                               size_guidance={'scalars': 0})
     events.Reload()
     for name in VALUES:  # the initial report (step 0) is there too
-        scalars = events.Scalars('saliency/ig/' + name)
+        scalars = events.Scalars(scalar_tag('ig', name))
         assert [s.step for s in scalars] == [0, 1, 2]
         assert [s.value for s in scalars] == pytest.approx(
             [r['metrics'][name] for r in records], rel=1e-6)
@@ -134,12 +135,15 @@ def run_counting(tmp_path, metrics):
 #: Rows of the start-up check: item 0 explained, then alone and twice in one
 #: pass (the batch-dependence check).
 STARTUP = 1 + 1 + 2
+#: Rows of a report without metrics: the 6 maps, and the 6 outputs that
+#: label the pictures.
+REPORT = 6 + 6
 
 
 def test_no_metrics_change_nothing(tmp_path):
     rows, records = run_counting(tmp_path, ())
-    # the start-up check, the initial 6, then 6 rows per report: the maps
-    assert rows == [STARTUP + 6 + 6, STARTUP + 6 + 6 + 6]
+    # the start-up check, the initial report, then one report per epoch
+    assert rows == [STARTUP + 2 * REPORT, STARTUP + 3 * REPORT]
     assert all(r['metrics'] == {} and r['metrics_seconds'] is None and
                r['warnings'] == [] for r in records)
     arrays = ReportLayout(tmp_path / 'saliency').read_arrays(records[-1])
@@ -150,8 +154,8 @@ def test_the_random_model_is_explained_once_per_run(tmp_path):
     rows, records = run_counting(tmp_path, ('randomization',))
     # the start-up check explains item 0 with the random model too; the
     # initial report the whole probe; later reports explain only the model
-    assert rows == [(STARTUP + 1) + (6 + 6) + 6,
-                    (STARTUP + 1) + (6 + 6) + 6 + 6]
+    assert rows == [(STARTUP + 1) + (REPORT + 6) + REPORT,
+                    (STARTUP + 1) + (REPORT + 6) + 2 * REPORT]
     assert all(-1 <= r['metrics']['corr_to_random_model'] <= 1
                for r in records)
 
