@@ -246,6 +246,8 @@ def main():
         total, cpu, report, floor, seconds = min(runs[interval, ()],
                                                  key=lambda r: r[0])
         n = len(report.blocking)
+        if not n:  # fewer epochs than the interval
+            continue
         blocking = statistics.median(report.blocking)
         floor = statistics.median(floor.seconds)
         extra = total - base
