@@ -4,8 +4,9 @@ Every write goes to a temporary file in the destination directory that is moved 
 with ``os.replace``, so a crash or a full disk leaves either the old file or the new one,
 never a truncated mix. What cannot be made again (arrays, the index) is also fsynced before
 the move, so it survives a power loss; pictures, which can be redrawn from the arrays, are
-not (an fsync per picture cost more than drawing it). Only the standard library, numpy and
-PIL are used.
+not (an fsync per picture cost more than drawing it). A failed write raises ``OSError``
+naming the destination file. The index is only ever appended to. Only the standard library,
+numpy and PIL are used.
 """
 
 import contextlib
@@ -28,9 +29,11 @@ _SAFE_NAME = re.compile(r'[A-Za-z0-9_-][A-Za-z0-9._-]*')
 # changed too, so that no kept name can equal a changed one.
 _HASH_LEN = 12
 _HASH_SUFFIX = re.compile(r'_[0-9a-f]{%d}$' % _HASH_LEN)
+#: The names of the temporary files of :func:`atomic_write_bytes` (hidden, ``.tmp``).
+TEMPORARY = re.compile(r'\..+\.[0-9a-f]{8}\.tmp')
 
 
-def safe_name(name):
+def safe_name(name, *, reserved=None):
     """Turns a user-given entry name into a single safe path component.
 
     A name of at most 80 characters from ``[A-Za-z0-9._-]`` that does not start with a dot
@@ -42,6 +45,9 @@ def safe_name(name):
 
     Args:
         name (str): The name to convert, for example ``'IG (25 steps)'`` or ``'../x'``.
+        reserved (re.Pattern): Safe names that must be changed too, because they are taken
+            by other files (matched in full, ignoring case, as case-insensitive file systems
+            do).
 
     Returns:
         str: A non-empty name of at most 80 characters from ``[A-Za-z0-9._-]`` that does not
@@ -53,7 +59,8 @@ def safe_name(name):
     if not isinstance(name, str):
         raise TypeError(f'name must be a str, got {type(name).__name__}: {name!r}')
     if (len(name) <= _MAX_NAME_LEN and _SAFE_NAME.fullmatch(name)
-            and not _HASH_SUFFIX.search(name)):
+            and not _HASH_SUFFIX.search(name)
+            and not (reserved is not None and reserved.fullmatch(name.lower()))):
         return name
     # surrogatepass: names decoded from file systems may hold lone surrogates.
     digest = hashlib.sha256(name.encode('utf-8', 'surrogatepass')).hexdigest()
@@ -85,6 +92,21 @@ def resolve_inside(root, *parts):
     return path
 
 
+def write_all(fd, data):
+    """Writes all of ``data`` to the file descriptor ``fd``, going on after short writes."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def naming(error, path):
+    """The OSError ``error`` again, naming ``path`` (the file the caller meant to write, not
+    a temporary one)."""
+    if error.errno is None:
+        return OSError(f'{error}: {os.fspath(path)!r}')
+    return OSError(error.errno, error.strerror, os.fspath(path))
+
+
 def atomic_write_bytes(path, data, *, durable=True):
     """Writes bytes to a file so that readers see either the old or the new content.
 
@@ -96,28 +118,32 @@ def atomic_write_bytes(path, data, *, durable=True):
         data (bytes-like): The complete new content.
         durable (bool): Also fsync the file and its directory, so that the new content
             survives a power loss; ``False`` for what can be made again.
+
+    Raises:
+        OSError: If the file cannot be written (a full disk, no permission), naming ``path``.
     """
     directory, base = os.path.split(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
     # A hidden name in the same directory: os.replace is atomic only within a file system,
     # and a directory scan for the real files does not pick up the temporary one.
     tmp = os.path.join(directory, f'.{base[:64]}.{secrets.token_hex(4)}.tmp')
-    # O_EXCL never reuses another file; mode 0o666 lets the umask decide, like open().
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_BINARY', 0),
-                 0o666)
     try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
+        os.makedirs(directory, exist_ok=True)
+        # O_EXCL never reuses another file; mode 0o666 lets the umask decide, like open().
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_BINARY', 0),
+                     0o666)
+        try:
+            write_all(fd, data)
             if durable:
-                f.flush()
-                os.fsync(f.fileno())
+                os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
-    except BaseException:
+        if durable:
+            _fsync_directory(directory)
+    except OSError as error:
         with contextlib.suppress(OSError):  # Keep the original error, not a cleanup one.
             os.unlink(tmp)
-        raise
-    if durable:
-        _fsync_directory(directory)
+        raise naming(error, path) from error
 
 
 def _fsync_directory(directory):
@@ -303,8 +329,13 @@ def _record_line(record):
 class ReportIndex:
     """The index of reports: a JSON-lines file with one record (a dict) per line.
 
-    Each append rewrites the whole file to a temporary file and moves it into place, so a
-    reader never sees a half-written line. Meant for a single writer process.
+    The file is only ever appended to: each append writes its lines at the end in one write
+    and makes them durable (fsync), so its cost does not grow with the file. A failed append
+    cuts the file back to its old length and keeps its records in :attr:`pending`, in
+    memory; the next append writes them first, so they are written once the file is
+    writable again. A last line without its newline is a record being written, or one cut
+    off by a killed writer: readers skip it unless it is a whole record, and the next append
+    removes it. Meant for a single writer process (the report folder's lock sees to that).
 
     Args:
         path (str or os.PathLike): The index file; created on the first append.
@@ -312,6 +343,8 @@ class ReportIndex:
 
     def __init__(self, path):
         self.path = os.fspath(path)
+        #: list of str: Lines of records whose append failed, oldest first.
+        self.pending = []
 
     def records(self):
         """Reads all records.
@@ -321,50 +354,105 @@ class ReportIndex:
             file does not exist yet.
 
         Raises:
-            ValueError: If a line is not valid JSON.
+            ValueError: If a line other than an unfinished last one is not valid JSON.
         """
         try:
-            with open(self.path, encoding='utf-8') as f:
-                lines = f.read().splitlines()
+            with open(self.path, 'rb') as f:
+                data = f.read()
         except FileNotFoundError:
             return []
-        return [self._parse(number, line)
-                for number, line in enumerate(lines, start=1) if line.strip()]
+        lines = data.split(b'\n')
+        records = [self._parse(number, line)
+                   for number, line in enumerate(lines[:-1], start=1) if line.strip()]
+        last = _whole_record(lines[-1])
+        return records if last is None else records + [last]
 
     def _parse(self, number, line):
         try:
-            return json.loads(line)
-        except json.JSONDecodeError as e:
+            return json.loads(line.decode('utf-8'))
+        except ValueError as e:
             raise ValueError(f'{self.path}, line {number}: not a JSON record: {e}') from e
 
     def append(self, record):
-        """Adds one record atomically.
-
-        Args:
-            record (dict): JSON-serialisable values by str key; numpy scalars are converted.
-
-        Raises:
-            TypeError: If the record cannot be serialised; the file is left unchanged.
-        """
+        """Adds one record (see :meth:`append_many`)."""
         self.append_many([record])
 
     def append_many(self, records):
-        """Adds several records in one atomic rewrite; all or none are written.
+        """Adds records, after any that are pending.
 
         Args:
-            records (iterable of dict): The records, as for :meth:`append`.
+            records (iterable of dict): JSON-serialisable values by str key; numpy scalars
+                are converted.
 
         Raises:
-            TypeError: If a record cannot be serialised; the file is left unchanged.
+            TypeError: If a record cannot be serialised; nothing is written or kept.
+            OSError: If the file cannot be written (naming it); the file is as it was and
+                the records are kept in :attr:`pending`.
         """
-        new = ''.join(_record_line(record) for record in records).encode('utf-8')
-        if not new:
+        self.pending += [_record_line(record) for record in records]
+        self.write_pending()
+
+    def write_pending(self):
+        """Appends the pending records, if any.
+
+        Raises:
+            OSError: As :meth:`append_many`.
+        """
+        if not self.pending:
             return
+        data = ''.join(self.pending).encode('utf-8')
         try:
-            with open(self.path, 'rb') as f:
-                old = f.read()
-        except FileNotFoundError:
-            old = b''
-        if old and not old.endswith(b'\n'):
-            old += b'\n'  # A hand-edited file may lack the final newline.
-        atomic_write_bytes(self.path, old + new)
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT |
+                         getattr(os, 'O_BINARY', 0), 0o666)
+        except OSError as error:
+            raise naming(error, self.path) from error
+        try:
+            self._append(fd, data)
+        finally:
+            os.close(fd)
+        self.pending = []
+
+    def _append(self, fd, data):
+        size = os.fstat(fd).st_size
+        start, tail = _last_line(fd, size)
+        try:
+            if tail and _whole_record(tail) is not None:
+                data = b'\n' + data  # A hand-edited file may lack the final newline.
+            elif tail:
+                os.ftruncate(fd, start)  # A record cut off by a killed writer.
+                size = start
+            write_all(fd, data)
+            os.fsync(fd)
+        except OSError as error:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+            raise naming(error, self.path) from error
+
+
+def _last_line(fd, size, chunk=65536):
+    """Where the text after the file's last newline starts, and that text."""
+    if not size or os.pread(fd, 1, size - 1) == b'\n':
+        return size, b''  # the usual case: one byte read
+    end = size
+    while end > 0:
+        start = max(0, end - chunk)
+        block = os.pread(fd, end - start, start)
+        newline = block.rfind(b'\n')
+        if newline >= 0:
+            start += newline + 1
+            break
+        end = start
+    else:
+        start = 0
+    return start, os.pread(fd, size - start, start) if size > start else b''
+
+
+def _whole_record(line):
+    """The record a line without its newline holds, or None when it is unfinished."""
+    if not line.strip():
+        return None
+    try:
+        record = json.loads(line.decode('utf-8'))
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None

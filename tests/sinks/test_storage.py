@@ -6,6 +6,7 @@ import pytest
 from PIL import Image
 
 from saliency_ext.sinks import storage as files
+from tests.faults.disk import FullDisk
 from saliency_ext.sinks.storage import (
     ReportIndex, atomic_write_bytes, read_npz, resolve_inside, safe_name, write_json,
     write_npz, write_png)
@@ -201,15 +202,42 @@ def test_index_refuses_bad_record_without_creating_file(tmp_path):
     assert not path.exists()
 
 
-def test_index_append_is_atomic(tmp_path, monkeypatch):
+def test_index_append_that_fails_changes_nothing_and_waits(tmp_path, monkeypatch):
     path = tmp_path / 'index.jsonl'
-    ReportIndex(path).append({'epoch': 1})
+    index = ReportIndex(path)
+    index.append({'epoch': 1})
     before = path.read_bytes()
-    monkeypatch.setattr(files.os, 'replace', _raise)
-    with pytest.raises(OSError, match='disk full'):
-        ReportIndex(path).append({'epoch': 2})
-    assert path.read_bytes() == before
-    assert os.listdir(tmp_path) == ['index.jsonl']
+    disk = FullDisk(monkeypatch, tmp_path, room=5)  # part of the line lands, then the disk is full
+    with pytest.raises(OSError, match='No space left.*index.jsonl'):
+        index.append({'epoch': 2})
+    assert path.read_bytes() == before  # cut back to its old length
+    with pytest.raises(OSError):
+        index.append({'epoch': 3})
+    assert len(index.pending) == 2 and ReportIndex(path).records() == [{'epoch': 1}]
+    disk.room = 10 ** 6  # space again: the waiting records are written first
+    index.append({'epoch': 4})
+    assert index.pending == []
+    assert [r['epoch'] for r in ReportIndex(path).records()] == [1, 2, 3, 4]
+
+
+def test_index_is_appended_never_rewritten(tmp_path):
+    path = tmp_path / 'index.jsonl'
+    index = ReportIndex(path)
+    index.append({'epoch': 1})
+    inode, before = os.stat(path).st_ino, path.read_bytes()
+    for epoch in range(2, 50):
+        index.append({'epoch': epoch})
+    assert os.stat(path).st_ino == inode  # the same file, not a replacement
+    assert path.read_bytes().startswith(before)
+
+
+def test_index_skips_a_record_cut_off_by_a_kill_and_the_next_append_removes_it(tmp_path):
+    path = tmp_path / 'index.jsonl'
+    path.write_bytes(b'{"epoch": 1}\n{"epoch": 2, "fi')
+    index = ReportIndex(path)
+    assert index.records() == [{'epoch': 1}]
+    index.append({'epoch': 3})
+    assert path.read_bytes() == b'{"epoch": 1}\n{"epoch": 3}\n'
 
 
 def test_index_appends_after_missing_final_newline(tmp_path):
