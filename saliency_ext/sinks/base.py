@@ -34,7 +34,11 @@ class ReportSink(object):
 
     After every sink has written a report, each is flushed, and then the
     record is appended to the index: what the index lists is in every sink.
-    Subclasses implement :meth:`write` and may override the others.
+    A sink that raises in :meth:`write` or :meth:`flush` does not stop the
+    others: the failure is recorded in the index record (``failed``: what
+    failed, which path, why), warned about, and raised with
+    ``strict=True``. Subclasses implement :meth:`write` and may override the
+    others.
     """
 
     def open(self, out):
@@ -47,6 +51,12 @@ class ReportSink(object):
 
     def flush(self):
         """Makes what was written so far durable or visible."""
+
+    def missing(self, records):
+        """The records among ``records`` (of earlier runs) whose report this
+        sink does not hold, lost or never written: ``saliency-replay
+        --resume`` makes them again. By default none."""
+        return []
 
     def close(self):
         """Called at the end of training (``finalize``)."""

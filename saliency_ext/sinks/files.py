@@ -1,11 +1,14 @@
 """The built-in sink that writes pictures and arrays into the report folder
 (see :mod:`saliency_ext.sinks.layout`)."""
+import os
+
 from saliency_ext.sinks.base import ReportSink
 
 
 class FilesSink(ReportSink):
     """Writes each report's pictures (PNG) and arrays (``saliency.npz``)
-    where the layout names them, atomically.
+    where the layout names them, atomically; a report that cannot be
+    written whole leaves no folder.
 
     Args:
         layout (ReportLayout): The report folder.
@@ -15,4 +18,13 @@ class FilesSink(ReportSink):
         self.layout = layout
 
     def write(self, record, pictures, arrays):
-        self.layout.write_report(record, pictures, arrays)
+        try:
+            self.layout.write_report(record, pictures, arrays)
+        except OSError:
+            self.layout.remove_report(record)  # no partial report stays
+            raise
+
+    def missing(self, records):
+        return [r for r in records
+                if not all(os.path.isfile(self.layout.path(f))
+                           for f in r['files'])]

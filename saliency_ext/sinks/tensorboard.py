@@ -1,5 +1,5 @@
-"""TensorBoard output: the sink of reports, over a thin adapter of tensorboardX that only
-accepts prepared data.
+"""TensorBoard output: the sink of reports, over a writer that only accepts prepared data
+and writes its events through (see :mod:`saliency_ext.sinks.events`).
 
 tensorboardX does not clip float images, cannot take cupy arrays and imports torch for
 lists, so images are checked to be uint8 ``(H, W, 3)`` arrays, moved to the CPU and handed
@@ -9,15 +9,17 @@ over with an explicit ``dataformats``.
 import numbers
 import operator
 import os
+import re
+import time
 
 import numpy as np
 from chainer import backend
 
 from saliency_ext.optional import require
 from saliency_ext.sinks.base import HISTORY, MEAN, OVERVIEW, ReportSink, scalars
-from saliency_ext.sinks.storage import Picture, check_rgb, safe_name
-
-_WRITER_METHODS = ('add_image', 'add_scalar', 'flush', 'close')
+from saliency_ext.sinks.events import PREFIX, EventFile, event_pb2, read_events, repair
+from saliency_ext.sinks.layout import ReportLayout
+from saliency_ext.sinks.storage import Picture, check_rgb
 
 
 def _import_tensorboardx():
@@ -54,53 +56,62 @@ def _to_float(tag, value):
     return float(value)
 
 
-class TensorBoardWriter:
-    """Writes saliency pictures and scalars to TensorBoard through tensorboardX.
+def _logdir_of(target):
+    """The log directory of a path or of a SummaryWriter (tensorboardX's ``logdir``,
+    torch's ``get_logdir()``), or None."""
+    if isinstance(target, (str, os.PathLike)):
+        return os.fspath(target)
+    if callable(getattr(target, 'get_logdir', None)):
+        return os.fspath(target.get_logdir())
+    logdir = getattr(target, 'logdir', None)
+    return os.fspath(logdir) if isinstance(logdir, (str, os.PathLike)) else None
 
-    Usable as a context manager, which calls :meth:`close` on exit.
+
+class TensorBoardWriter:
+    """Writes saliency pictures and scalars to a TensorBoard event file of its own.
+
+    Pictures and scalars are kept until :meth:`flush`, which writes them with one write
+    and makes them durable: when it returns they are on disk, and when it fails it raises
+    at once (nothing waits on a queue). Usable as a context manager, which calls
+    :meth:`close` on exit.
 
     Args:
-        target (tensorboardX.SummaryWriter or str or os.PathLike): Either a writer the
-            caller owns (any object with tensorboardX's ``add_image``, ``add_scalar``,
-            ``flush`` and ``close``), which :meth:`close` only flushes; or a log directory,
-            for which this object creates its own writer on first use and closes it in
-            :meth:`close`.
+        target (str or os.PathLike or tensorboardX.SummaryWriter): The log directory, or a
+            writer the caller owns (with a ``logdir`` or ``get_logdir()``), whose log directory is
+            used: the events go into a file of their own there, the same run in
+            TensorBoard, and the caller's writer is left as it is (never flushed or
+            closed).
         logdir (str or os.PathLike): The log directory, as a keyword alternative to
             ``target``. Give exactly one of ``target`` and ``logdir``.
+        name (str): The end of the event file's name.
 
     Raises:
         ValueError: If both or neither of ``target`` and ``logdir`` are given.
         TypeError: If ``target`` is neither a path nor a writer.
-        ImportError: If a log directory is given and tensorboardX is not installed.
+        ImportError: If tensorboardX is not installed.
     """
 
-    def __init__(self, target=None, *, logdir=None):
+    def __init__(self, target=None, *, logdir=None, name='saliency'):
         if (target is None) == (logdir is None):
             raise ValueError('give exactly one of target (a SummaryWriter or a log '
                              'directory) and logdir')
         target = logdir if target is None else target
-        self._writer = None
-        self._logdir = None
-        if isinstance(target, (str, os.PathLike)):
-            _import_tensorboardx()  # Fail at set-up, not at the first report.
-            self._logdir = os.fspath(target)
-        elif logdir is None and all(callable(getattr(target, name, None))
-                                    for name in _WRITER_METHODS):
-            self._writer = target
-        else:
+        logdir = _logdir_of(target)
+        if logdir is None:
             raise TypeError(f'expected a tensorboardX.SummaryWriter or a log directory '
                             f'path, got {type(target).__name__}')
+        self._summary = _import_tensorboardx().summary  # Fail at set-up, not later.
+        self.file = EventFile(logdir, name)
+        self._pending = []
 
     @property
-    def owns_writer(self):
-        """bool: Whether this object created its SummaryWriter and so closes it."""
-        return self._logdir is not None
+    def logdir(self):
+        """str: The log directory."""
+        return self.file.logdir
 
-    def _summary_writer(self):
-        # Created lazily: no empty event file for a report that never writes.
-        if self._writer is None:
-            self._writer = _import_tensorboardx().SummaryWriter(logdir=self._logdir)
-        return self._writer
+    def _add(self, summary, step):
+        self._pending.append(event_pb2().Event(wall_time=time.time(), step=step,
+                                               summary=summary))
 
     def add_image(self, tag, rgb, step):
         """Adds an RGB picture.
@@ -117,17 +128,14 @@ class TensorBoardWriter:
         """
         tag, step = _check_tag(tag), _check_step(step)
         rgb = check_rgb(_to_cpu(rgb))
-        writer = self._summary_writer()
-        file_writer = getattr(writer, '_get_file_writer', None)
-        if isinstance(rgb, Picture) and file_writer is not None:
-            # the PNG the files sink wrote too: encoded once, not again by tensorboardX
-            summary = _import_tensorboardx().proto.summary_pb2.Summary
+        if isinstance(rgb, Picture):
+            # the PNG the files sink wrote too: encoded once, not again
+            summary = self._summary.Summary
             image = summary.Image(height=rgb.shape[0], width=rgb.shape[1], colorspace=3,
                                   encoded_image_string=rgb.png)
-            file_writer().add_summary(summary(value=[summary.Value(tag=tag, image=image)]),
-                                      step)
+            self._add(summary(value=[summary.Value(tag=tag, image=image)]), step)
         else:
-            writer.add_image(tag, rgb, global_step=step, dataformats='HWC')
+            self._add(self._summary.image(tag, rgb, dataformats='HWC'), step)
 
     def add_scalar(self, tag, value, step):
         """Adds a scalar.
@@ -144,22 +152,27 @@ class TensorBoardWriter:
         """
         tag, step = _check_tag(tag), _check_step(step)
         value = _to_float(tag, value)
-        self._summary_writer().add_scalar(tag, value, global_step=step)
+        self._add(self._summary.scalar(tag, value), step)
 
     def flush(self):
-        """Writes pending events to disk."""
-        if self._writer is not None:
-            self._writer.flush()
+        """Writes what was added since the last flush and makes it durable.
+
+        Raises:
+            OSError: Naming the event file, when it cannot be written; what was added is
+                dropped and the file ends with its last whole record.
+        """
+        pending, self._pending = self._pending, []
+        if pending:
+            self.file.write(pending)
+            self.file.flush()
 
     def close(self):
-        """Closes an owned writer (a later write opens a new one); flushes a borrowed one."""
-        if self._writer is None:
-            return
-        if self.owns_writer:
-            self._writer.close()
-            self._writer = None
-        else:
-            self._writer.flush()
+        """Writes what is pending and closes the event file (a later write opens a new
+        one)."""
+        try:
+            self.flush()
+        finally:
+            self.file.close()
 
     def __enter__(self):
         return self
@@ -168,60 +181,115 @@ class TensorBoardWriter:
         self.close()
 
 
-def entry_group(entry):
-    """The Time Series card group of an entry: ``saliency.<entry>``, the
-    entry's name made safe as for its folder."""
-    return 'saliency.{}'.format(safe_name(entry))
+def entry_group(entry, out_dir='saliency'):
+    """The Time Series card group of an entry: the report folder's path
+    (``out_dir``, dotted), then the entry's name made safe as for its folder
+    (``saliency.ig``), so that two reports of one run never share a tag."""
+    return '.'.join(os.path.normpath(out_dir).split(os.sep) +
+                    [ReportLayout.entry_dir(entry)])
 
 
-def picture_tag(entry, name):
-    """The tag of a picture: the overview and the history in the entry's
-    group, each map in the group ``saliency.<entry>.items``, the mean first
-    (``all_items_mean`` sorts before ``item_000``)."""
-    group = entry_group(entry)
+def _picture_tag(group, name):
     if name in (OVERVIEW, HISTORY):
         return '{}/{}'.format(group, name)
     return '{}.items/{}'.format(group, 'all_items_mean' if name == MEAN else name)
 
 
-def scalar_tag(entry, name):
+def picture_tag(entry, name, out_dir='saliency'):
+    """The tag of a picture: the overview and the history in the entry's
+    group, each map in the group ``<group>.items``, the mean first
+    (``all_items_mean`` sorts before ``item_000``)."""
+    return _picture_tag(entry_group(entry, out_dir), name)
+
+
+def scalar_tag(entry, name, out_dir='saliency'):
     """The tag of a scalar (``rank_corr``, ``seconds``, ...): in the entry's
     group, beside its overview and history."""
-    return '{}/{}'.format(entry_group(entry), name)
+    return '{}/{}'.format(entry_group(entry, out_dir), name)
+
+
+def picture_tags(record):
+    """The tags of the pictures a record lists, at its step; its ``tag`` is
+    its entry's group."""
+    names = [os.path.splitext(os.path.basename(f))[0]
+             for f in record['files'] if f.endswith('.png')]
+    return {(_picture_tag(record['tag'], name), record[record['step']])
+            for name in names}
 
 
 class TensorBoardSink(ReportSink):
     """The built-in sink that writes each report's pictures and scalars to
     TensorBoard, at the record's epoch or iteration (its ``step``), under
-    the tags of :func:`picture_tag` and :func:`scalar_tag`: one Time Series
-    card group per entry with its overview, history and scalars, and one
-    with its maps.
+    the tags of :func:`picture_tag` and :func:`scalar_tag` in the record's
+    group (its ``tag``): one Time Series card group per entry with its
+    overview, history and scalars, and one with its maps. They are written
+    through before the record is listed in the index.
+
+    Its event file is named ``...<mark>.s<session>``. When it opens, the
+    files of the folder's earlier sessions, whose writers have ended (the
+    report folder's lock says so), are cut back to their last whole record
+    (a kill can leave one cut off).
 
     Args:
-        target: A ``tensorboardX.SummaryWriter`` (left open), a log
-            directory, or ``None`` for ``<trainer.out>/tensorboard``.
+        target: A ``tensorboardX.SummaryWriter`` (its log directory is used,
+            the writer left as it is), a log directory, or ``None`` for
+            ``<trainer.out>/tensorboard``.
+        mark (str): What names the report folder's event files.
+        session (int): The session writing.
     """
 
-    def __init__(self, target=None):
+    def __init__(self, target=None, *, mark='saliency', session=0):
         self._target = target
+        self._mark = mark
+        self._session = session
         self._writer = None
         if target is not None:
-            self._writer = TensorBoardWriter(target)  # checks it now
+            self._writer = self._open_writer(target)  # checks it now
+
+    def _open_writer(self, target):
+        name = '{}.s{}'.format(self._mark, self._session)
+        return TensorBoardWriter(target, name=name)
+
+    @property
+    def logdir(self):
+        """str: The log directory (after :meth:`open`)."""
+        return self._writer.logdir
 
     def open(self, out):
         if self._writer is None:
-            self._writer = TensorBoardWriter(os.path.join(out, 'tensorboard'))
+            self._writer = self._open_writer(os.path.join(out, 'tensorboard'))
+        earlier = re.compile(r'.*\.{}\.s(\d+)(\.\d+)?'.format(re.escape(self._mark)))
+        for name in _event_files(self.logdir):
+            match = earlier.fullmatch(name)
+            if match and int(match.group(1)) < self._session:
+                repair(os.path.join(self.logdir, name))
 
     def write(self, record, pictures, arrays):
-        step, entry = record[record['step']], record['entry']
+        step, group = record[record['step']], record['tag']
         for name, value in scalars(record).items():
-            self._writer.add_scalar(scalar_tag(entry, name), value, step)
+            self._writer.add_scalar('{}/{}'.format(group, name), value, step)
         for name, rgb in pictures.items():
-            self._writer.add_image(picture_tag(entry, name), rgb, step)
-
-    def flush(self):
+            self._writer.add_image(_picture_tag(group, name), rgb, step)
         self._writer.flush()
+
+    def missing(self, records):
+        """The records whose pictures are not all in the log directory's
+        event files."""
+        shown = set()
+        for name in _event_files(self.logdir):
+            for event in read_events(os.path.join(self.logdir, name)):
+                shown |= {(value.tag, event.step) for value in
+                          event.summary.value if value.HasField('image')}
+        return [r for r in records
+                if not r['files'] or not picture_tags(r) <= shown]
 
     def close(self):
         if self._writer is not None:
             self._writer.close()
+
+
+def _event_files(logdir):
+    try:
+        return sorted(n for n in os.listdir(logdir) if n.startswith(PREFIX))
+    except FileNotFoundError:
+        return []

@@ -1,4 +1,5 @@
 import io
+import os
 import sys
 
 import numpy as np
@@ -92,15 +93,38 @@ def test_bad_scalars_are_refused(tmp_path, tag, value, step, error):
         TensorBoardWriter(tmp_path).add_scalar(tag, value, step)
 
 
-def test_user_owned_writer_is_flushed_not_closed(tmp_path):
+def test_a_user_writer_is_left_alone_and_its_run_gets_the_pictures(tmp_path):
     summary_writer = CountingWriter(logdir=str(tmp_path))
     with TensorBoardWriter(summary_writer) as writer:
-        assert not writer.owns_writer
+        assert writer.logdir == str(tmp_path)
         writer.add_image('saliency/gradient', _image(0), 0)
-    assert summary_writer.calls == ['flush']
+    assert summary_writer.calls == []  # neither flushed nor closed
     summary_writer.add_scalar('after', 1.0, global_step=0)  # Still usable by its owner.
     summary_writer.close()
-    assert _events(tmp_path).Tags()['images'] == ['saliency/gradient']
+    events = _events(tmp_path)
+    assert events.Tags()['images'] == ['saliency/gradient']
+    assert events.Tags()['scalars'] == ['after']
+
+
+def test_flush_writes_through_without_close(tmp_path):
+    """What flush returned is in the file, for any reader, while the writer is open."""
+    writer = TensorBoardWriter(tmp_path, name='run.s0')
+    writer.add_image('saliency/a', _image(1), 3)
+    writer.add_scalar('saliency/b', 0.5, 3)
+    writer.flush()
+    assert os.path.basename(writer.file.path).endswith('.run.s0')
+    events = _events(tmp_path)
+    assert [e.step for e in events.Images('saliency/a')] == [3]
+    assert [e.value for e in events.Scalars('saliency/b')] == [0.5]
+    writer.close()
+
+
+def test_a_writer_opened_again_in_the_same_second_keeps_the_first_file(tmp_path):
+    for step in range(3):
+        with TensorBoardWriter(tmp_path, name='run.s0') as writer:
+            writer.add_scalar('x', float(step), step)
+    assert len(os.listdir(tmp_path)) == 3
+    assert [e.step for e in _events(tmp_path).Scalars('x')] == [0, 1, 2]
 
 
 @pytest.mark.parametrize('kwargs', [{}, {'target': 'a', 'logdir': 'b'}])
