@@ -4,6 +4,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 import time
 import warnings
 
@@ -31,8 +32,9 @@ from saliency_ext.report.startup import check_start
 from saliency_ext.sinks.base import ReportSink
 from saliency_ext.sinks.files import FilesSink
 from saliency_ext.sinks.layout import ReportLayout
-from saliency_ext.sinks.storage import Picture, safe_name
-from saliency_ext.sinks.tensorboard import TensorBoardSink
+from saliency_ext.sinks.lock import FolderLock
+from saliency_ext.sinks.storage import Picture
+from saliency_ext.sinks.tensorboard import TensorBoardSink, entry_group
 from saliency_ext.validation import is_int
 
 STEPS = ('epoch', 'iteration')
@@ -64,14 +66,41 @@ def _entries(entries):
         if not isinstance(name, str) or not name:
             raise ValueError('entry names must be non-empty strings, got '
                              '{!r}'.format(name))
+        try:
+            name.encode('utf-8')
+        except UnicodeEncodeError:
+            raise ValueError('entry name {!r} is not valid Unicode (it holds a '
+                             'lone surrogate) and cannot be written to the '
+                             'index: give the entry another name'.format(
+                                 name)) from None
         if not isinstance(entry, ReportEntry):
             raise TypeError('entry {!r} must be a ReportEntry, got {!r}'
                             .format(name, type(entry).__name__))
-        if safe_name(name) in seen:
+        folder = ReportLayout.entry_dir(name)
+        if folder in seen:
             raise ValueError('entry names {!r} and {!r} collide'.format(
-                seen[safe_name(name)], name))
-        seen[safe_name(name)] = name
+                seen[folder], name))
+        seen[folder] = name
     return dict(items)
+
+
+def _out_dir(out_dir):
+    """The report folder's path below ``trainer.out``, normalised; refuses
+    anything that could lead outside it."""
+    if not isinstance(out_dir, str) or not out_dir or '\0' in out_dir:
+        raise ValueError('out_dir must be a non-empty folder name, got '
+                         '{!r}'.format(out_dir))
+    parts = out_dir.replace('\\', '/').split('/')
+    if os.path.isabs(out_dir) or os.path.splitdrive(out_dir)[0] or \
+            '..' in parts:
+        raise ValueError('out_dir {!r} must be a folder inside the trainer\'s '
+                         'out: a relative path without ".." (for example '
+                         "'saliency')".format(out_dir))
+    normal = os.path.normpath(out_dir)
+    if normal == '.':
+        raise ValueError('out_dir {!r} must name a folder below the trainer\'s '
+                         'out, not the out folder itself'.format(out_dir))
+    return normal
 
 
 def _sinks(sinks):
@@ -95,6 +124,14 @@ def _finite_or_none(value):
         float(value)
 
 
+def _sink_names(sink):
+    """What the index calls a sink, and what the messages call it."""
+    known = {FilesSink: ('files', 'the files'),
+             TensorBoardSink: ('tensorboard', 'the TensorBoard events')}
+    name = type(sink).__name__
+    return known.get(type(sink), (name, 'the sink ' + name))
+
+
 class SaliencyReport(extension.Extension):
     """Explains a fixed probe batch while the model trains.
 
@@ -107,8 +144,8 @@ class SaliencyReport(extension.Extension):
     - the files under ``<trainer.out>/<out_dir>/`` (see
       :mod:`saliency_ext.sinks.layout`): pictures, the raw maps with the
       epoch, iteration and settings, and an index record per report;
-    - TensorBoard: per entry, the card group ``saliency.<entry>`` with the
-      overview, the history and the scalars, and ``saliency.<entry>.items``
+    - TensorBoard: per entry, the card group ``<out_dir>.<entry>`` with the
+      overview, the history and the scalars, and ``<out_dir>.<entry>.items``
       with each map (see :func:`saliency_ext.sinks.picture_tag`);
     - the sinks given in ``sinks``.
 
@@ -126,6 +163,22 @@ class SaliencyReport(extension.Extension):
     rather than memory growing. The report is training-neutral: the
     random state, ``chainer.config``, parameter gradients and link hooks
     are as they were after it ran.
+
+    Nothing is lost or overwritten. Each report is made durable in order:
+    its files, then its TensorBoard events written through to disk, then its
+    index record, so whatever the index lists survives a kill. Every run
+    writes a new session (its own report folders, probe file and event
+    file); earlier files are never rewritten. Whether a run is resumed (by
+    ``serializers.load_npz`` before ``run``, by
+    ``extensions.snapshot(autoload=True)`` or ChainerMN's snapshot and
+    checkpointer, which load after this extension's ``initialize``) is
+    decided once every extension has initialized: the report of the
+    untrained model is computed at ``initialize`` but written (just before
+    the first update) only if no snapshot was loaded. The report folder is locked while it
+    runs: a second process, or a second report of the same trainer with the
+    same ``out_dir``, gets an error at start naming the folder and who holds
+    it; the lock of a killed run is taken over, and the partial files that
+    run left are removed.
 
     SmoothGrad's noise and BayesGrad's dropout masks are drawn per probe
     item from a seed made of ``seed``, the item's dataset index and the
@@ -156,14 +209,20 @@ class SaliencyReport(extension.Extension):
             epochs.
         initial (bool): Also report before the first iteration, so the
             untrained model is the first frame.
-        out_dir (str): Folder under ``trainer.out`` for the files.
+        out_dir (str): Folder under ``trainer.out`` for the files: a
+            relative path without ``..``. Its name also begins the
+            TensorBoard tags, so two reports of one trainer, which need two
+            folders, never share a tag.
         tensorboard: A ``tensorboardX.SummaryWriter`` (left open), a log
             directory, ``None`` for ``<trainer.out>/tensorboard``, or
             ``False`` for no TensorBoard output.
+
         step (str): TensorBoard step: ``'epoch'`` or ``'iteration'``.
         strict (bool): Raise on any failure (a computation error, NaN
-            saliency, a visualizer error, a failed write) instead of
-            warning and recording it in the index.
+            saliency, a visualizer error, a failed write) instead of only
+            warning. Drawing and write failures are recorded in the index
+            either way, and raised at the next trigger, a snapshot or
+            ``finalize`` at the latest.
         background (bool): Draw and write on a background thread.
         sinks (list of ReportSink): More destinations, beside the files and
             TensorBoard: each receives every report's record, pictures and
@@ -218,12 +277,9 @@ class SaliencyReport(extension.Extension):
         if step not in STEPS:
             raise ValueError("step must be 'epoch' or 'iteration', got {!r}"
                              .format(step))
-        if not isinstance(out_dir, str) or not out_dir:
-            raise ValueError('out_dir must be a non-empty folder name, got '
-                             '{!r}'.format(out_dir))
         self.trigger = _trigger(trigger)
         self._initial = initial
-        self._out_dir = out_dir
+        self._out_dir = _out_dir(out_dir)
         self._tensorboard = tensorboard
         self._step = step
         self._strict = strict
@@ -232,11 +288,15 @@ class SaliencyReport(extension.Extension):
         # what a snapshot keeps
         self._last_epoch = -1
         self._last_iteration = -1
-        self._session = 0
         self._resumed = False
         # set up in setup()
-        self._layout = self._writer = None
+        self._session = None
+        self._layout = self._writer = self._lock = None
         self._sinks = []
+        # the untrained model's report, computed at initialize and written
+        # before the first update unless a snapshot was loaded meanwhile
+        self._undecided = False
+        self._initial_report = None
 
     # -- what the replay script and users may read ---------------------------
 
@@ -252,7 +312,7 @@ class SaliencyReport(extension.Extension):
 
     @property
     def out_dir(self):
-        """str: The report folder's name under the trainer's ``out``."""
+        """str: The report folder's path under the trainer's ``out``."""
         return self._out_dir
 
     @property
@@ -282,6 +342,17 @@ class SaliencyReport(extension.Extension):
         return self._layout
 
     @property
+    def session(self):
+        """int: The session this run writes (after :meth:`setup`, rank 0)."""
+        return self._session
+
+    @property
+    def sinks(self):
+        """list of ReportSink: Where reports go, files first (after
+        :meth:`setup`, rank 0)."""
+        return list(self._sinks)
+
+    @property
     def is_writer(self):
         """bool: Whether this process draws and writes (rank 0, or the only
         process)."""
@@ -291,35 +362,41 @@ class SaliencyReport(extension.Extension):
 
     def initialize(self, trainer):
         self.setup(trainer.out)
-        if self.is_writer:
-            records = self._layout.records()
-            if self._resumed:
-                for series in self._series.values():
-                    series.resume(self._layout, step=self._step)
-            # A resumed run, or a new run into a folder that holds reports,
-            # continues as a new session: earlier files are never
-            # overwritten.
-            if records:
-                self._session = 1 + max([self._session] +
-                                        [r['session'] for r in records])
+        updater = trainer.updater
+        self._undecided = True
         initial = self._initial and not self._resumed and \
-            trainer.updater.iteration == 0
+            updater.iteration == 0
         if self._ranks.agree(initial):  # rank 0 decides for every rank
-            self.run(trainer.updater.epoch, trainer.updater.iteration)
+            self._initial_report = self._compute(updater.epoch,
+                                                 updater.iteration)
+            # The trainer calls extensions entered with call_before_training
+            # once every extension has initialized (a snapshot's autoload
+            # included) and before the first update: the moment to write the
+            # untrained model's report. Without that entry (another trainer
+            # class), it is written at the first call.
+            entry = getattr(trainer, '_extensions', {}).get(self.name)
+            if entry is not None and hasattr(entry, 'call_before_training'):
+                entry.call_before_training = True
 
     def setup(self, out, *, tensorboard=None):
         """Runs the start-up check (:func:`~saliency_ext.report.startup.
         check_start`: the whole probe converted, every item's visualizer
         arguments checked, every entry tried on the first probe item), then
-        opens the sinks under the folder ``out`` (the trainer's ``out``).
-        Called by ``initialize``; the replay script calls it directly.
-        With several processes every one runs the check, a failure in one
-        stops them all, and only rank 0 opens sinks.
+        locks the report folder ``<out>/<out_dir>``, clears what a killed
+        run left there, starts a new session (saving its probe) and opens
+        the sinks. Called by ``initialize``; the replay script calls it
+        directly. With several processes every one runs the check, a
+        failure in one stops them all, and only rank 0 does the rest.
 
         Args:
-            out (str): The folder the report folder goes in.
+            out (str): The folder the report folder goes in (the trainer's
+                ``out``).
             tensorboard: Replaces the constructor's ``tensorboard`` when
                 given.
+
+        Raises:
+            FolderInUseError: When another process, or another report of
+                this process, writes into the report folder.
         """
         if tensorboard is not None:
             self._tensorboard = tensorboard
@@ -327,21 +404,56 @@ class SaliencyReport(extension.Extension):
         self._check_same_probe()
         if not self.is_writer:
             return
-        self._layout = ReportLayout(os.path.join(out, self._out_dir))
+        layout = ReportLayout(os.path.join(out, self._out_dir))
+        lock = FolderLock(layout.lock_path, 'the SaliencyReport {!r}'.format(
+            self.name or self.default_name))
+        previous = lock.acquire()
+        try:
+            self._session = self._recover(layout, previous)
+            lock.update(session=self._session)
+            self._sinks = [FilesSink(layout)]
+            if self._tensorboard is not False:
+                self._sinks.append(TensorBoardSink(
+                    self._tensorboard, mark=layout.mark,
+                    session=self._session))
+            self._sinks += self._user_sinks
+            layout.write_probe(numpy.asarray(self._probe.indices),
+                               self._probe.arrays, session=self._session)
+            for sink in self._sinks:
+                sink.open(out)
+        except BaseException:
+            lock.release()
+            raise
+        self._layout, self._lock = layout, lock
         self._writer = BackgroundWriter(
             self._background,
             max_pending=self._max_pending * len(self._series),
             on_wait=self._behind)
-        self._sinks = [FilesSink(self._layout)]
-        if self._tensorboard is not False:
-            self._sinks.append(TensorBoardSink(self._tensorboard))
-        self._sinks += self._user_sinks
-        for sink in self._sinks:
-            sink.open(out)
-        self._layout.write_probe(numpy.asarray(self._probe.indices),
-                                 self._probe.arrays)
+
+    def _recover(self, layout, previous):
+        """Clears what the folder's last writer left unfinished, warns about
+        it, and returns the new session."""
+        last = previous.get('session')
+        removed, unlisted = layout.recover(session=last)
+        if previous and not previous.get('released'):
+            warnings.warn(
+                'SaliencyReport: the last run into {} (process {}{}) ended '
+                'without finishing; {} unfinished file(s) and report '
+                'folder(s) it left were removed{}'.format(
+                    layout.root, previous.get('pid', '?'),
+                    '' if last is None else ', session {}'.format(last),
+                    len(removed), ': ' + ', '.join(removed[:5]) +
+                    (', ...' if len(removed) > 5 else '') if removed else ''))
+        if unlisted:
+            warnings.warn(
+                'SaliencyReport: {} report folder(s) in {} have no index '
+                'record and were left as they are: {}{}'.format(
+                    len(unlisted), layout.root, ', '.join(unlisted[:5]),
+                    ', ...' if len(unlisted) > 5 else ''))
+        return layout.next_session(previous=last)
 
     def __call__(self, trainer):
+        self._decide(together=True)
         updater = trainer.updater
         if updater.iteration == self._last_iteration:
             return  # already reported at this iteration (initial report)
@@ -349,17 +461,46 @@ class SaliencyReport(extension.Extension):
 
     def serialize(self, serializer):
         if isinstance(serializer, chainer.serializer.Serializer):
+            self._decide()
             self._raise_or_warn(self._writer.drain() if self._writer else [])
             serializer(STATE_KEY, json.dumps(self._state()))
         else:
             self._load_state(json.loads(str(serializer(STATE_KEY, ''))))
 
     def finalize(self):
-        if self._writer is not None:
-            for error in self._writer.close():
-                warnings.warn('SaliencyReport: {}'.format(error))
+        if self._writer is None:
+            return  # never set up, or a process other than rank 0
+        errors = []
+        try:
+            self._decide()
+        finally:
+            errors += self._writer.close()
+            errors += self._close()
+        self._raise_or_warn(errors)
+
+    def _close(self):
+        """Writes the index records still pending, closes the sinks and lets
+        the folder's lock go; returns what failed."""
+        errors = []
+        index = self._layout.index
+        try:
+            index.write_pending()
+        except OSError as error:
+            lost = [json.loads(line) for line in index.pending]
+            errors.append(SaliencyReportError(
+                'SaliencyReport: {} index record(s) could not be written and '
+                'are lost ({}): {}'.format(len(lost), error, ', '.join(
+                    'entry {!r} at epoch {}'.format(r['entry'], r['epoch'])
+                    for r in lost))))
         for sink in self._sinks:
-            sink.close()
+            try:
+                sink.close()
+            except Exception as error:
+                errors.append(SaliencyReportError(
+                    'SaliencyReport: could not close {}: {}'.format(
+                        _sink_names(sink)[1], error)))
+        self._lock.release()
+        return errors
 
     # -- what a snapshot keeps ----------------------------------------------
 
@@ -374,7 +515,6 @@ class SaliencyReport(extension.Extension):
         self._resumed = True
         self._last_epoch = state['last_epoch']
         self._last_iteration = state['last_iteration']
-        self._session = state['session']
         saved = state['entries']
         for name in sorted(set(saved) - set(self._series)):
             warnings.warn('SaliencyReport: entry {!r} is in the snapshot but '
@@ -386,6 +526,24 @@ class SaliencyReport(extension.Extension):
                 warnings.warn('SaliencyReport: entry {!r} is new since the '
                               'snapshot: its series starts at the next '
                               'report'.format(name))
+
+    def _decide(self, *, together=False):
+        """Once every extension has initialized: a resumed run continues its
+        series from the report folder; a fresh one writes the untrained
+        model's report computed at ``initialize``. ``together``: every
+        process calls it at once (rank 0 then decides for all)."""
+        if not self._undecided:
+            return
+        self._undecided = False
+        initial, self._initial_report = self._initial_report, None
+        resumed = self._ranks.agree(self._resumed) if together else \
+            self._resumed
+        if resumed:
+            if self.is_writer:
+                for series in self._series.values():
+                    series.resume(self._layout, step=self._step)
+        elif initial is not None:
+            self._finish(initial, together=together)
 
     # -- the work -------------------------------------------------------------
 
@@ -471,21 +629,38 @@ class SaliencyReport(extension.Extension):
         """Makes one report, stamped with ``epoch`` and ``iteration``, of
         every entry or of the entries named in ``entries``. With several
         processes every one must call it; each computes its share."""
+        self._finish(self._compute(epoch, iteration, entries))
+
+    def _compute(self, epoch, iteration, entries=None):
+        """Computes a report, each process its share, gathered on rank 0;
+        nothing is written or advanced yet."""
         start = time.perf_counter()
         shares = self.explain(epoch, entries=entries)
         gathered = self._ranks.gather(
             {name: share.portable() for name, share in shares.items()})
-        failure = None
+        explained = None
         if self.is_writer:
             gathered[0] = shares  # its own failures keep their exception
             explained = {name: join([g[name] for g in gathered],
                                     ranked=self._ranks.size > 1)
                          for name in shares}
-            failure = self.publish(epoch, iteration, explained, start=start)
-        self._last_epoch, self._last_iteration = epoch, iteration
+        return dict(epoch=epoch, iteration=iteration, explained=explained,
+                    seconds=time.perf_counter() - start)
+
+    def _finish(self, report, *, together=True):
+        """Publishes a computed report on rank 0. With ``strict=True`` a
+        failure stops every process (``together``: a collective) or this
+        one."""
+        failure = None
+        if self.is_writer:
+            failure = self.publish(
+                report['epoch'], report['iteration'], report['explained'],
+                start=time.perf_counter() - report['seconds'])
+        self._last_epoch = report['epoch']
+        self._last_iteration = report['iteration']
         if self._strict:
-            message = self._ranks.agree(
-                None if failure is None else str(failure))
+            message = self._ranks.agree(None if failure is None else
+                                        str(failure)) if together else None
             if failure is not None:
                 raise failure
             if message is not None:
@@ -511,8 +686,11 @@ class SaliencyReport(extension.Extension):
             None, failures being warned about and recorded.
         """
         start = time.perf_counter() if start is None else start
-        failures = [f for f in map(self._write_failure,
-                                   self._writer.collect()) if f is not None]
+        # strict: the previous report's failures are raised now at the latest
+        done = self._writer.drain() if self._strict else \
+            self._writer.collect()
+        failures = [f for f in map(self._write_failure, done)
+                    if f is not None]
         observation, jobs = {}, []
         for name, result in explained.items():
             job, scalars, failure = self._entry_report(
@@ -561,17 +739,12 @@ class SaliencyReport(extension.Extension):
             texts = item_texts(self._probe.indices, result.outputs)
             arrays = dict(saliency=saliency, **arrays)
         notes = [random_model_warning(values)] if iteration > 0 else []
-        record = dict(entry=name, epoch=int(epoch), iteration=int(iteration),
-                      session=self._session, step=self._step,
-                      settings=series.entry.settings(),
-                      seconds=result.seconds, rank_corr=_finite_or_none(moved),
-                      error=error, failed_items=[],
-                      metrics={k: _finite_or_none(v)
+        record = self._record(name, epoch, iteration, result.seconds, moved,
+                              error, saliency)
+        record.update(metrics={k: _finite_or_none(v)
                                for k, v in values.items()},
                       metrics_seconds=metric_seconds,
                       warnings=[n for n in notes if n])
-        if saliency is not None and series.entry.include_mean:
-            record['mean_items'] = int(finite_rows(saliency).sum())
         for note in record['warnings']:
             warnings.warn('{} at epoch {}: {}'.format(subject(name), epoch,
                                                       note))
@@ -600,6 +773,21 @@ class SaliencyReport(extension.Extension):
             return {}, {}, time.perf_counter() - start, describe(cause), \
                 failure
         return values, arrays, time.perf_counter() - start, None, None
+
+    def _record(self, name, epoch, iteration, seconds, moved, error,
+                saliency):
+        folder = self._layout.entry_dir(name)
+        entry = self._series[name].entry
+        record = dict(entry=name, epoch=int(epoch), iteration=int(iteration),
+                      session=self._session, step=self._step, folder=folder,
+                      tag=entry_group(name, self._out_dir),
+                      probe=self._layout.probe_file(self._session),
+                      settings=entry.settings(), seconds=seconds,
+                      rank_corr=_finite_or_none(moved), error=error,
+                      failed_items=[], failed=[])
+        if saliency is not None and entry.include_mean:
+            record['mean_items'] = int(finite_rows(saliency).sum())
+        return record
 
     def _check_finite(self, name, epoch, saliency):
         """Names the probe items whose saliency holds NaN or infinite
@@ -646,8 +834,12 @@ class SaliencyReport(extension.Extension):
         return '{} {}'.format(self._step, record[self._step])
 
     def _write(self, series, record, arrays, limits, texts):
-        """Runs on the background thread: draws the pictures, hands the
-        report to every sink, flushes them, then lists it in the index."""
+        """Runs on the background thread: draws the pictures (an item that
+        cannot be drawn as a placeholder), hands the report to every sink,
+        flushes them, then lists it in the index. Raises
+        :class:`SaliencyReportError` for what failed, once the record is
+        listed."""
+        problems, causes, items = [], [], []
         saliency = arrays.get('saliency')
         pictures = {}
         if saliency is not None:
@@ -655,53 +847,87 @@ class SaliencyReport(extension.Extension):
                 series, self._stamp(record), texts).draw(saliency, limits)
             pictures = {name: Picture.of(rgb) for name, rgb in drawn.items()}
             if rendering.failures:
-                self._drawing_failed(record, rendering)
+                problems.append(self._drawing_failed(record, rendering) +
+                                '; drawn as placeholders')
+                causes += rendering.errors
+                items = [f['item'] for f in rendering.failures
+                         if f['item'] is not None]
         record['files'] = self._layout.report_files(
             record['entry'], record['epoch'], record['iteration'],
             record['session'], pictures, arrays)
         record['time'] = time.time()
-        for sink in self._sinks:
-            sink.write(record, pictures, arrays)
-        for sink in self._sinks:
-            sink.flush()
-        self._layout.append(record)
+        for stage in ('write', 'flush'):
+            for sink in self._sinks:
+                try:
+                    getattr(sink, stage)(*(
+                        (record, pictures, arrays) if stage == 'write' else ()))
+                except Exception as e:
+                    problems.append(self._sink_failed(record, sink, e))
+                    causes.append(e)
+        try:
+            self._layout.append(record)
+        except OSError as e:
+            problems.append('could not write the index ({}); its record and '
+                            'any earlier unwritten ones ({} in all) are kept '
+                            'in memory until it can be written'.format(
+                                e, len(self._layout.index.pending)))
+            causes.append(e)
+        if problems:
+            raise SaliencyReportError(
+                '{} at epoch {}: {}'.format(subject(record['entry']),
+                                            record['epoch'],
+                                            '; '.join(problems)),
+                entry=record['entry'], items=items,
+                indices=[self._probe.indices[i] for i in items]
+            ) from causes[0]
 
-    def _drawing_failed(self, record, rendering):
-        """Pictures that could not be drawn: raised, wrapped, when strict;
-        else recorded (they are placeholders) and warned about."""
-        failures = rendering.failures
-        if self._strict:
-            first = failures[0]
-            items = [] if first['item'] is None else [first['item']]
-            raise wrap(rendering.errors[0], 'could not draw {} at epoch '
-                       '{}'.format('{items}' if items else 'the {} picture'
-                                   .format(first['picture']), record['epoch']),
-                       entry=record['entry'], items=items,
-                       indices=[first['index']] if items else []
-                       ) from rendering.errors[0]
-        record['failed_items'] = failures
-        message = 'could not draw {}'.format('; '.join(
+    @staticmethod
+    def _drawing_failed(record, rendering):
+        """Records the pictures that could not be drawn; returns the
+        words."""
+        record['failed_items'] = rendering.failures
+        words = 'could not draw {}'.format('; '.join(
             '{} ({})'.format(f['picture'], f['error']) if f['item'] is None
             else 'probe item {} (dataset index {}): {}'.format(
-                f['item'], f['index'], f['error']) for f in failures))
-        record['error'] = record['error'] or message
-        warnings.warn('{} at epoch {}: {}; drawn as placeholders'.format(
-            subject(record['entry']), record['epoch'], message))
+                f['item'], f['index'], f['error'])
+            for f in rendering.failures))
+        record['error'] = record['error'] or words
+        return words
+
+    @staticmethod
+    def _sink_failed(record, sink, error):
+        """Records in ``record`` that ``sink`` failed; returns the words."""
+        what, called = _sink_names(sink)
+        if isinstance(sink, FilesSink):
+            record['files'] = []  # the sink removed the report's folder
+        words = 'could not write {}: {}'.format(called, error)
+        record['failed'].append(dict(what=what, path=getattr(
+            error, 'filename', None), error=str(error)))
+        record['error'] = words if record['error'] is None else \
+            '{}; {}'.format(record['error'], words)
+        return words
 
     def _raise_or_warn(self, errors):
+        """Raises the first failure of the writer thread with ``strict=True``
+        (unless an exception is already on its way), else warns."""
+        failing = sys.exc_info()[0] is not None
         for error in errors:
             failure = self._write_failure(error)
             if failure is not None:
-                raise failure
+                if not failing:
+                    raise failure
+                warnings.warn(str(failure))
 
     def _write_failure(self, error):
         """A failure of the writer thread: the error a strict report raises,
-        else warned about (None)."""
+        else warned about, in the words of its index record (None)."""
+        known = isinstance(error, SaliencyReportError)
         if not self._strict:
-            warnings.warn('SaliencyReport could not write a report: {}'
-                          .format(error))
+            warnings.warn(str(error) if known else
+                          'SaliencyReport could not write a report: {}'.format(
+                              error))
             return None
-        if isinstance(error, SaliencyReportError):
+        if known:
             return error
         return _raised_from(wrap(error, 'could not write a report'), error)
 

@@ -211,33 +211,6 @@ def test_entry_names_cannot_escape(tmp_path):
     assert any(p.endswith('item_01.png') for p in inside)
 
 
-def test_resume_continues_the_series(tmp_path):
-    trainer, _ = make_trainer(tmp_path, epochs=4, snapshot=2)
-    trainer.run()
-    before = ReportLayout(tmp_path / 'saliency').records()
-    stamps = {f: os.stat(tmp_path / 'saliency' / f).st_mtime_ns
-              for r in before for f in r['files']}
-
-    resumed, _ = make_trainer(tmp_path, epochs=4, seed=5)
-    chainer.serializers.load_npz(str(tmp_path / 'snapshot_epoch_2'), resumed)
-    resumed.run()
-    layout = ReportLayout(tmp_path / 'saliency')
-    records = layout.records()
-    assert records[:len(before)] == before
-    new = records[len(before):]
-    assert sorted({(r['epoch'], r['session']) for r in new}) == [(3, 1),
-                                                                 (4, 1)]
-    for f, stamp in stamps.items():  # nothing earlier was rewritten
-        assert os.stat(tmp_path / 'saliency' / f).st_mtime_ns == stamp
-    # the first resumed report compares with epoch 2, the last before the
-    # snapshot, not with the abandoned epoch-4 report
-    at2 = [r for r in before if r['entry'] == 'vanilla' and r['epoch'] == 2]
-    at3 = [r for r in new if r['entry'] == 'vanilla' and r['epoch'] == 3]
-    expected = mean_rank_correlation(layout.read_arrays(at2[0])['saliency'],
-                                     layout.read_arrays(at3[0])['saliency'])
-    assert at3[0]['rank_corr'] == pytest.approx(expected)
-
-
 @pytest.mark.parametrize('kwargs, message', [
     (dict(entries={}), 'at least one entry'),
     (dict(entries={'': None}), 'non-empty'),

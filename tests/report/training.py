@@ -1,4 +1,8 @@
-"""A small, real training run on iris for the report tests."""
+"""A small, real training run on iris for the report tests, and the ways a
+run is resumed."""
+import os
+import re
+
 import chainer
 import chainer.functions as F
 import chainer.links as L
@@ -44,9 +48,10 @@ def entries(predictor, **overrides):
 
 
 def make_trainer(out, epochs=3, report=True, seed=0, snapshot=None,
-                 **report_kwargs):
+                 log=True, **report_kwargs):
     """Returns (trainer, predictor); the same seed gives the same run.
-    ``entries`` may be a callable that makes them from the predictor."""
+    ``entries`` may be a callable that makes them from the predictor, or a
+    tuple naming some of :func:`entries`."""
     numpy.random.seed(seed)
     predictor = MLP()
     model = L.Classifier(predictor)
@@ -56,7 +61,8 @@ def make_trainer(out, epochs=3, report=True, seed=0, snapshot=None,
     iterator = chainer.iterators.SerialIterator(dataset, 32)
     updater = training.StandardUpdater(iterator, optimizer)
     trainer = training.Trainer(updater, (epochs, 'epoch'), out=str(out))
-    trainer.extend(extensions.LogReport(), name='LogReport')
+    if log:
+        trainer.extend(extensions.LogReport(), name='LogReport')
     if snapshot:
         trainer.extend(extensions.snapshot(
             filename='snapshot_epoch_{.updater.epoch}'),
@@ -67,5 +73,66 @@ def make_trainer(out, epochs=3, report=True, seed=0, snapshot=None,
         made = kwargs.get('entries', entries)
         if callable(made):
             kwargs['entries'] = made(predictor)
+        elif isinstance(made, tuple):  # names of some of them
+            kwargs['entries'] = {name: entry for name, entry in entries(
+                predictor).items() if name in made}
         trainer.extend(SaliencyReport(dataset, **kwargs))
     return trainer, predictor
+
+
+class LocalComm(object):
+    """A one-process stand-in for a ChainerMN communicator: what ChainerMN's
+    snapshot and checkpointer extensions use, without MPI."""
+    rank, size = 0, 1
+
+    def gather_obj(self, obj, root=0):
+        return [obj]
+
+    def bcast_obj(self, obj, max_buf_len=None, root=0):
+        return obj
+
+
+#: The ways a run is resumed: ``serializers.load_npz`` before ``run``,
+#: ``snapshot(autoload=True)``, ChainerMN's multi-node snapshot (autoload at
+#: its ``initialize``, after the report's) and ChainerMN's checkpointer
+#: (``maybe_load`` before ``run``; it deletes its files when training ends).
+RESUME_STYLES = ('load_npz', 'autoload', 'chainermn_snapshot',
+                 'chainermn_checkpointer')
+SNAPSHOT = 'snapshot_iter_{.updater.iteration}'
+
+
+def snapshot_iterations(out, pattern=r'snapshot_iter_(\d+)'):
+    """``(iteration, name)`` of the snapshots in ``out``, oldest first."""
+    return sorted((int(m.group(1)), m.group(0)) for m in map(
+        re.compile(pattern).fullmatch, os.listdir(out)) if m)
+
+
+def latest_snapshot(out, pattern=r'snapshot_iter_(\d+)'):
+    """The snapshot of the highest iteration in ``out``, or None."""
+    found = snapshot_iterations(out, pattern)
+    return os.path.join(out, found[-1][1]) if found else None
+
+
+def add_resume(trainer, style, trigger):
+    """Takes snapshots at ``trigger`` and resumes from the latest one in the
+    way ``style`` names (one of :data:`RESUME_STYLES`)."""
+    import chainermn
+    if style == 'load_npz':
+        trainer.extend(extensions.snapshot(filename=SNAPSHOT), trigger=trigger)
+        latest = latest_snapshot(trainer.out)
+        if latest:
+            chainer.serializers.load_npz(latest, trainer)
+    elif style == 'autoload':
+        trainer.extend(extensions.snapshot(filename=SNAPSHOT, autoload=True),
+                       trigger=trigger)
+    elif style == 'chainermn_snapshot':
+        trainer.extend(chainermn.extensions.multi_node_snapshot(
+            LocalComm(), extensions.snapshot(filename=SNAPSHOT, autoload=True),
+            [0]), trigger=trigger)
+    elif style == 'chainermn_checkpointer':
+        checkpointer = chainermn.create_multi_node_checkpointer(
+            'checkpoint', LocalComm())
+        checkpointer.maybe_load(trainer, trainer.updater.get_optimizer('main'))
+        trainer.extend(checkpointer, trigger=trigger)
+    else:
+        raise ValueError('unknown resume style {!r}'.format(style))
