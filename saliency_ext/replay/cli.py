@@ -198,8 +198,9 @@ class _Progress(object):
 
     def __call__(self, snapshot, status, error):
         self._start()
-        if error is not None:
-            self.say('saliency-replay: skipped {}'.format(error))
+        if error is not None:  # each file is named once, here
+            self.say('saliency-replay: {}: {}'.format(
+                'not replayed' if status == 'duplicate' else 'failed', error))
         if self.bar is not None:
             self.bar.set_postfix_str('epoch {} {}'.format(
                 snapshot.epoch, status), refresh=False)
@@ -286,7 +287,7 @@ def _find(args):
         iterations_per_epoch=args.iterations_per_epoch)
     failed += unreadable
     for error in failed:
-        print('saliency-replay: skipped {}'.format(error), file=sys.stderr)
+        print('saliency-replay: failed: {}'.format(error), file=sys.stderr)
     if not snapshots:
         print('saliency-replay: error: no snapshot to replay', file=sys.stderr)
     return snapshots, failed
@@ -297,13 +298,12 @@ def _conclude(summary, args, report, start):
     for problem in summary.problems:
         print('saliency-replay: {}'.format(problem), file=sys.stderr)
     print('saliency-replay: {} snapshot{} replayed, {} skipped (already '
-          'done), {} failed, in {:.1f} s; files in {}'.format(
+          'done), {} failed{}, in {:.1f} s; files in {}'.format(
               len(summary.done), '' if len(summary.done) == 1 else 's',
               len(summary.skipped), len(summary.failed),
+              ' (named above)' if summary.failed else '',
               time.perf_counter() - start,
               os.path.join(args.out, report.out_dir)))
-    for error in summary.failed:
-        print('  failed: {}'.format(error))
     return 0 if summary.ok else 1
 
 

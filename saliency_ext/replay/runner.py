@@ -30,6 +30,7 @@ Python::
 """
 import contextlib
 import dataclasses
+import itertools
 import json
 import os
 import shutil
@@ -38,12 +39,13 @@ import time
 import chainer
 import numpy
 
-from saliency_ext.optional import require
 from saliency_ext.replay.evolution import write_evolution
 from saliency_ext.replay.snapshots import SnapshotError, load_model_params
 from saliency_ext.report import SaliencyReport
 from saliency_ext.report.ranks import Ranks
+from saliency_ext.sinks.events import PREFIX
 from saliency_ext.sinks.layout import ReportLayout
+from saliency_ext.sinks.lock import FolderInUseError, FolderLock
 from saliency_ext.sinks.storage import write_json
 
 
@@ -57,6 +59,8 @@ class ReplaySummary(object):
     done: list = dataclasses.field(default_factory=list)
     skipped: list = dataclasses.field(default_factory=list)  # already done
     failed: list = dataclasses.field(default_factory=list)  # SnapshotError
+    # another snapshot of a step already replayed (SnapshotError)
+    duplicates: list = dataclasses.field(default_factory=list)
     problems: list = dataclasses.field(default_factory=list)  # str
     evolution: list = dataclasses.field(default_factory=list)  # paths
     explained_by: list = dataclasses.field(default_factory=list)  # per done
@@ -95,8 +99,7 @@ def _check_model(model, report):
 
 def _event_files(logdir):
     try:
-        return sorted(n for n in os.listdir(logdir)
-                      if n.startswith('events.out.tfevents.'))
+        return sorted(n for n in os.listdir(logdir) if n.startswith(PREFIX))
     except OSError:
         return []
 
@@ -114,27 +117,34 @@ def _read_manifest(layout):
 
 def _remove_replay(layout, manifest, names):
     """Deletes what a replay wrote: its files in the report folder (the
-    index, the probe, the manifest and the folders of its entries, ``names``
+    index, the probes, the manifest and the folders of its entries, ``names``
     and those in the index) and the event files it added to its TensorBoard
-    folders. Anything else, such as events written there by others, is
-    kept."""
-    names = set(names) | {r['entry'] for r in layout.records()}
-    for name in names:
-        folder = layout.path(layout.entry_dir(name))
-        if os.path.isdir(folder):
-            shutil.rmtree(folder)
-    for path in (layout.index.path, layout.probe_path, layout.manifest_path):
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(path)
-    with contextlib.suppress(OSError):
-        os.rmdir(layout.root)  # only when nothing else is left in it
-    for board in manifest.get('tensorboard', []):
-        logdir = board['logdir']
-        for name in _event_files(logdir):
-            if name.endswith(board['suffix']):
-                os.remove(os.path.join(logdir, name))
-        with contextlib.suppress(OSError):
-            os.rmdir(logdir)
+    folders (named with the report folder's mark). Anything else, such as
+    events written there by others, is kept."""
+    lock = FolderLock(layout.lock_path, 'saliency-replay --overwrite')
+    try:
+        lock.acquire()
+    except FolderInUseError as error:
+        raise ReplayError(str(error)) from None
+    try:
+        names = set(names) | {r['entry'] for r in layout.records()}
+        for name in names:
+            folder = layout.path(layout.entry_dir(name))
+            if os.path.isdir(folder):
+                shutil.rmtree(folder)
+        for path in [layout.index.path, layout.manifest_path] + [
+                layout.path(f) for f in layout.probe_files()]:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+        for board in manifest.get('tensorboard', []):
+            logdir = board['logdir']
+            for name in _event_files(logdir):
+                if '.{}.s'.format(board['mark']) in name:
+                    os.remove(os.path.join(logdir, name))
+            with contextlib.suppress(OSError):
+                os.rmdir(logdir)
+    finally:
+        lock.release()
 
 
 def _plain(value):
@@ -149,8 +159,8 @@ def _normalised(settings):
 
 
 def _prepare_output(layout, report, overwrite, resume):
-    """Checks the output folder; returns the steps already replayed,
-    ``{(epoch, iteration): {entry names}}``, and the manifest to keep."""
+    """Checks the output folder; returns the records of the replay being
+    resumed and the manifest to keep."""
     manifest = _read_manifest(layout)
     if manifest is None and os.path.isfile(layout.index.path):
         raise ReplayError(
@@ -163,50 +173,57 @@ def _prepare_output(layout, report, overwrite, resume):
     if manifest is not None and overwrite:
         _remove_replay(layout, manifest, report.entries)
         manifest = None
-    done = {}
-    if manifest is not None:  # resume
-        if os.path.isfile(layout.probe_path):
-            indices = [int(i) for i in layout.read_probe()[0]]
-            if indices != report.probe_indices:
-                raise ReplayError(
-                    'the replay in {} explains the probe items {}, this '
-                    'configuration {}: resume with the same probe or pass '
-                    '--overwrite'.format(layout.root, indices,
-                                         report.probe_indices))
-        for record in layout.records():
-            name = record['entry']
-            if name in report.entries and record.get('settings') != \
-                    _normalised(report.entries[name].settings()):
-                raise ReplayError(
-                    'entry {!r} was replayed into {} with other settings '
-                    '({}): give the entry another name, or pass --overwrite'
-                    .format(name, layout.root, record.get('settings')))
-            done.setdefault((record['epoch'], record['iteration']),
-                            set()).add(name)
-    else:
-        manifest = dict(version=1, created=time.time(), tensorboard=[],
+    if manifest is None:
+        return [], dict(version=2, created=time.time(), tensorboard=[],
                         runs=[])
-    return done, manifest
+    if layout.probe_files():
+        indices = [int(i) for i in layout.read_probe()[0]]
+        if indices != report.probe_indices:
+            raise ReplayError(
+                'the replay in {} explains the probe items {}, this '
+                'configuration {}: resume with the same probe or pass '
+                '--overwrite'.format(layout.root, indices,
+                                     report.probe_indices))
+    records = layout.records()
+    for record in records:
+        name = record['entry']
+        if name in report.entries and record.get('settings') != \
+                _normalised(report.entries[name].settings()):
+            raise ReplayError(
+                'entry {!r} was replayed into {} with other settings '
+                '({}): give the entry another name, or pass --overwrite'
+                .format(name, layout.root, record.get('settings')))
+    return records, manifest
 
 
-def _summary_writer(logdir, manifest, manifest_path):
-    """A SummaryWriter whose event file is known to be this replay's: its
-    name ends with a suffix recorded in the manifest before it exists (an
-    overwrite deletes exactly those files; two runs within one second do
-    not share a file name, and are read in the order they ran)."""
-    try:
-        tensorboardX = require('tensorboardX', 'TensorBoard output')
-    except ImportError as error:
-        raise ReplayError('{}, or pass --no-tensorboard'.format(
-            error)) from error
-    # in time order even within one second: TensorBoard reads the files of
-    # a folder in name order, and the time in their names is in seconds
-    suffix = '.saliency-replay.{:d}'.format(time.time_ns())
-    manifest['tensorboard'].append(dict(logdir=os.path.abspath(logdir),
-                                        suffix=suffix))
-    write_json(manifest_path, manifest)
-    return tensorboardX.SummaryWriter(logdir=os.fspath(logdir),
-                                      filename_suffix=suffix)
+def _done_steps(report, records):
+    """The steps already replayed, ``{(epoch, iteration): {entry names}}``:
+    an entry's step is done when it was recorded without error and every
+    sink holds it (its files are there, its pictures in TensorBoard)."""
+    whole = [r for r in records
+             if r['entry'] in report.entries and r['error'] is None]
+    lost = {id(r) for sink in report.sinks for r in sink.missing(whole)}
+    done = {}
+    for record in whole:
+        if id(record) not in lost:
+            done.setdefault((record['epoch'], record['iteration']),
+                            set()).add(record['entry'])
+    return done
+
+
+def _board(tensorboard, out, manifest, layout):
+    """The TensorBoard destination, noted in the manifest (before anything
+    is written) so that an overwrite can delete its event files."""
+    if tensorboard is False:
+        return False
+    if tensorboard is None:
+        tensorboard = os.path.join(out, 'tensorboard')
+    logdir = tensorboard if isinstance(tensorboard, (str, os.PathLike)) \
+        else getattr(tensorboard, 'logdir', None)
+    if logdir is not None:
+        manifest['tensorboard'].append(dict(logdir=os.path.abspath(logdir),
+                                            mark=layout.mark))
+    return tensorboard
 
 
 # -- the replay ---------------------------------------------------------------
@@ -221,23 +238,27 @@ def replay(model, report, snapshots, out, *, tensorboard=None,
             a link holding it); each snapshot's parameters are loaded into it.
         report (SaliencyReport): The report, not yet set up.
         snapshots: :class:`Snapshot` objects in training order
-            (:func:`order_snapshots`).
+            (:func:`order_snapshots`); of several taken at one step, the
+            first that loads into the model is replayed.
         out (str): The output folder, as the trainer's ``out``: the files go
             to ``<out>/<report out_dir>/``.
         tensorboard: The TensorBoard log directory (``None``:
             ``<out>/tensorboard``), a SummaryWriter, or ``False``.
         overwrite (bool): Replace a replay already in ``out``: its folder and
             the event files it wrote are deleted first.
-        resume (bool): Finish a replay already in ``out``: steps with records
-            of every entry are skipped; entries new to it are added.
+        resume (bool): Finish a replay already in ``out``: steps with whole
+            reports of every entry (recorded without error, their files and
+            TensorBoard pictures all there) are skipped; the others are made
+            again, and entries new to it are added.
         prefix (str): Where the model is in the snapshots (see
             :func:`load_model_params`).
         evolution (bool): Draw the evolution strips at the end.
         max_frames (int): At most this many snapshots per strip, evenly
             spread (first and last kept); ``None`` for all.
         callback (callable): Called as ``callback(snapshot, status, error)``
-            after each snapshot, ``status`` being ``'done'``, ``'skipped'``
-            or ``'failed'`` (on rank 0 only).
+            after each snapshot, ``status`` being ``'done'``, ``'skipped'``,
+            ``'failed'`` or ``'duplicate'`` (another snapshot of its step was
+            replayed), on rank 0 only.
         comm: A ChainerMN communicator: every process calls ``replay``
             alike, each explains its share of the snapshots, and rank 0
             writes (its summary tells what was done; the others' are empty).
@@ -288,33 +309,25 @@ def replay(model, report, snapshots, out, *, tensorboard=None,
 
 
 class _Output(object):
-    """Rank 0's side of a replay: the output folder, its manifest and its
-    TensorBoard writer, and the report set up to write into them."""
+    """Rank 0's side of a replay: the output folder and its manifest, and
+    the report set up to write into them (and into TensorBoard)."""
 
     def __init__(self, report, out, tensorboard, overwrite, resume):
         layout = ReportLayout(os.path.join(out, report.out_dir))
-        if tensorboard is None:
-            tensorboard = os.path.join(out, 'tensorboard')
-        self.done, self.manifest = _prepare_output(layout, report, overwrite,
-                                                   resume)
+        records, self.manifest = _prepare_output(layout, report, overwrite,
+                                                 resume)
+        tensorboard = _board(tensorboard, out, self.manifest, layout)
         self.manifest_path = layout.manifest_path
         write_json(self.manifest_path, self.manifest)
-        self.writer = None
-        if isinstance(tensorboard, (str, os.PathLike)):
-            self.writer = tensorboard = _summary_writer(
-                tensorboard, self.manifest, self.manifest_path)
         try:
             report.setup(out, tensorboard=tensorboard)
         except Exception as error:
-            if self.writer is not None:
-                self.writer.close()
             raise ReplayError('the report could not start: {}'.format(
                 error)) from error
+        self.done = _done_steps(report, records)
 
     def close(self, report):
         report.finalize()
-        if self.writer is not None:
-            self.writer.close()
 
     def record(self, summary, processes):
         """Adds this run to the manifest."""
@@ -325,57 +338,65 @@ class _Output(object):
             skipped=[os.path.abspath(s.path) for s in summary.skipped],
             failed=[dict(path=os.path.abspath(e.path), reason=e.reason)
                     for e in summary.failed],
+            duplicates=[os.path.abspath(e.path) for e in summary.duplicates],
             seconds=summary.seconds))
         write_json(self.manifest_path, self.manifest)
 
 
-def _explain_snapshot(model, report, snapshot, missing, prefix):
-    """Loads a snapshot and explains the probe with the entries
-    ``missing``; returns the entries' ``Explained`` maps, or a
-    ``SnapshotError`` when it cannot be loaded."""
-    try:
-        load_model_params(model, snapshot.path, prefix=prefix)
-    except SnapshotError as error:
-        return error
-    return report.explain(snapshot.epoch, entries=missing)
+def _explain_step(model, report, group, missing, prefix):
+    """Explains one step with the first of its snapshots (``group``) that
+    loads into the model; returns ``(position, failures, explained)``: the
+    position in ``group`` of the snapshot replayed (None if none loads), the
+    ``(position, reason)`` of those that did not load before it, and the
+    entries' ``Explained`` maps (None if none loads)."""
+    failures = []
+    for position, snapshot in enumerate(group):
+        try:
+            load_model_params(model, snapshot.path, prefix=prefix)
+        except SnapshotError as error:
+            failures.append((position, error.reason))
+            continue
+        return position, failures, report.explain(snapshot.epoch,
+                                                  entries=missing)
+    return None, failures, None
 
 
 def _portable(result):
-    """What one process sends of a snapshot's result to rank 0."""
-    if isinstance(result, SnapshotError):
-        return result.reason
-    return {name: e.portable() for name, e in result.items()}
+    """What one process sends of a step's result to rank 0."""
+    position, failures, explained = result
+    return position, failures, None if explained is None else {
+        name: e.portable() for name, e in explained.items()}
 
 
 def _replay_snapshots(model, report, snapshots, done, prefix, ranks, summary,
                       callback):
-    """Explains the snapshots not done yet, ``ranks.size`` at a time (one
-    per process); rank 0 writes each round in training order while the
-    next is computed."""
+    """Explains the steps not done yet, ``ranks.size`` at a time (one per
+    process); rank 0 writes each round in training order while the next is
+    computed."""
     todo = []
-    for snapshot in snapshots:
-        missing = set(report.entries) - done.get(
-            (snapshot.epoch, snapshot.iteration), set())
+    for step, group in itertools.groupby(
+            snapshots, key=lambda s: (s.epoch, s.iteration)):
+        group = list(group)
+        missing = set(report.entries) - done.get(step, set())
         if missing:
-            todo.append((snapshot, missing))
+            todo.append((group, missing))
         elif ranks.is_root:
-            summary.skipped.append(snapshot)
-            callback(snapshot, 'skipped', None)
+            for snapshot in group:
+                summary.skipped.append(snapshot)
+                callback(snapshot, 'skipped', None)
     for first in range(0, len(todo), ranks.size):
         batch = todo[first:first + ranks.size]
         mine = None
         if ranks.rank < len(batch):
-            mine = _explain_snapshot(model, report, *batch[ranks.rank],
-                                     prefix)
+            mine = _explain_step(model, report, *batch[ranks.rank], prefix)
         results = ranks.gather(None if mine is None else _portable(mine))
         failure = None
         if ranks.is_root:
             results[0] = mine  # its own failures keep their exception
-            for rank, ((snapshot, missing), result) in enumerate(
+            for rank, ((group, missing), result) in enumerate(
                     zip(batch, results)):
-                failure = failure or _write_snapshot(
-                    report, snapshot, missing, result, rank, summary,
-                    callback)
+                failure = failure or _write_step(
+                    report, group, missing, result, rank, summary, callback)
         message = ranks.agree(None if failure is None else str(failure))
         if failure is not None:
             raise failure
@@ -384,23 +405,32 @@ def _replay_snapshots(model, report, snapshots, done, prefix, ranks, summary,
                               '{}'.format(message))
 
 
-def _write_snapshot(report, snapshot, missing, result, rank, summary,
-                    callback):
-    """Rank 0: writes one snapshot's maps, explained by the process of
-    ``rank``; returns the failure that stops a strict report, if any."""
-    if not isinstance(result, dict):
-        error = result if isinstance(result, SnapshotError) else \
-            SnapshotError(snapshot.path, result)
+def _write_step(report, group, missing, result, rank, summary, callback):
+    """Rank 0: writes one step's maps, explained by the process of ``rank``,
+    names the snapshots that did not load and notes the duplicates; returns
+    the failure that stops a strict report, if any."""
+    position, failures, explained = result
+    for failed, reason in failures:
+        error = SnapshotError(group[failed].path, reason)
         summary.failed.append(error)
-        callback(snapshot, 'failed', error)
+        callback(group[failed], 'failed', error)
+    if position is None:
         return None
+    snapshot = group[position]
     step = (snapshot.epoch, snapshot.iteration)
     for name in missing:  # go on from the reports made before
         report.series[name].resume(report.layout, until=step,
                                    step=report.step)
-    failure = report.publish(snapshot.epoch, snapshot.iteration, result)
-    if failure is None:
-        summary.done.append(snapshot)
-        summary.explained_by.append(rank)
-        callback(snapshot, 'done', None)
-    return failure
+    failure = report.publish(snapshot.epoch, snapshot.iteration, explained)
+    if failure is not None:
+        return failure
+    summary.done.append(snapshot)
+    summary.explained_by.append(rank)
+    callback(snapshot, 'done', None)
+    for other in group[position + 1:]:
+        note = SnapshotError(other.path, 'taken at the same epoch {} and '
+                             'iteration {} as {}, which was replayed'.format(
+                                 step[0], step[1], snapshot.path))
+        summary.duplicates.append(note)
+        callback(other, 'duplicate', note)
+    return None

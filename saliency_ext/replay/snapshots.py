@@ -14,6 +14,7 @@ import dataclasses
 import fnmatch
 import os
 import re
+import stat
 import zipfile
 import zlib
 
@@ -56,6 +57,19 @@ class Snapshot(object):
 
 # -- finding and ordering snapshots ---------------------------------------
 
+def _kind(path):
+    """What a path that is not a regular file is, or None for a regular
+    file (links followed)."""
+    mode = os.stat(path).st_mode
+    for test, kind in ((stat.S_ISREG, None), (stat.S_ISDIR, 'a folder'),
+                       (stat.S_ISFIFO, 'a named pipe (FIFO)'),
+                       (stat.S_ISSOCK, 'a socket'),
+                       (stat.S_ISCHR, 'a device'), (stat.S_ISBLK, 'a device')):
+        if test(mode):
+            return kind
+    return 'not a regular file'
+
+
 def find_snapshots(sources, patterns=DEFAULT_PATTERNS):
     """Lists the snapshot files of ``sources``.
 
@@ -66,27 +80,48 @@ def find_snapshots(sources, patterns=DEFAULT_PATTERNS):
         patterns (sequence of str): Shell patterns for names in folders.
 
     Returns:
-        tuple: ``(paths, errors)``: the files, each once, and a
-        :class:`SnapshotError` for each source that is missing or a folder
-        with no snapshot.
+        tuple: ``(paths, errors)``: the regular files, each once, and a
+        :class:`SnapshotError` for each source that is missing, a folder
+        with no snapshot, or named like a snapshot but not a regular file
+        (a named pipe, a device or a folder: never opened, so never waited
+        on).
     """
     paths, errors, seen = [], [], set()
     for source in sources:
         source = os.fspath(source)
-        if os.path.isdir(source):
-            found = sorted(
-                os.path.join(source, name) for name in os.listdir(source)
-                if not name.startswith('.') and
-                os.path.isfile(os.path.join(source, name)) and
-                any(fnmatch.fnmatch(name, p) for p in patterns))
-            if not found:
+        try:
+            kind = _kind(source)
+        except OSError as error:
+            errors.append(SnapshotError(source, 'no such file or folder'
+                                        if isinstance(error, FileNotFoundError)
+                                        else 'cannot be read ({})'.format(
+                                            error)))
+            continue
+        if kind == 'a folder':
+            found, named = [], len(errors)
+            for name in sorted(os.listdir(source)):
+                path = os.path.join(source, name)
+                if name.startswith('.') or not any(
+                        fnmatch.fnmatch(name, p) for p in patterns):
+                    continue
+                try:
+                    kind = _kind(path)
+                except OSError as error:  # a dangling link
+                    kind = 'cannot be read ({})'.format(error)
+                if kind is None:
+                    found.append(path)
+                else:
+                    errors.append(SnapshotError(path, 'named like a snapshot '
+                                                'but {}'.format(kind)))
+            if not found and len(errors) == named:
                 errors.append(SnapshotError(source, 'a folder with no file '
                                             'named like {}'.format(
                                                 ' or '.join(patterns))))
-        elif os.path.exists(source):
+        elif kind is None:
             found = [source]
         else:
-            errors.append(SnapshotError(source, 'no such file or folder'))
+            errors.append(SnapshotError(source, '{}, not a snapshot file'
+                                        .format(kind)))
             found = []
         for path in found:
             if os.path.realpath(path) not in seen:
@@ -98,15 +133,21 @@ def find_snapshots(sources, patterns=DEFAULT_PATTERNS):
 @contextlib.contextmanager
 def open_snapshot(path):
     """Opens a snapshot as an ``NpzFile`` without unpickling anything;
-    raises :class:`SnapshotError` when it cannot be read."""
+    raises :class:`SnapshotError` when it cannot be read or is not a
+    regular file (checked on the opened file, which a named pipe does not
+    block)."""
     try:
-        file = open(path, 'rb')
+        fd = os.open(path, os.O_RDONLY | getattr(os, 'O_NONBLOCK', 0) |
+                     getattr(os, 'O_BINARY', 0))
     except FileNotFoundError:
         raise SnapshotError(path, 'no such file') from None
     except OSError as error:
         raise SnapshotError(path, 'cannot be opened ({})'.format(
             error)) from error
-    with file:  # opened here, so closed here even when numpy.load fails
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise SnapshotError(path, 'not a regular file')
+    with os.fdopen(fd, 'rb') as file:  # closed here even if numpy.load fails
         try:
             npz = numpy.load(file, allow_pickle=False)
         except _READ_ERRORS as error:
@@ -226,10 +267,13 @@ def read_snapshot(path, *, name_pattern=None, iterations_per_epoch=None):
 def order_snapshots(paths, *, name_pattern=None, iterations_per_epoch=None):
     """Reads the step of each file and puts them in training order.
 
+    Snapshots of one step all stay, trainer snapshots first: the replay
+    keeps the first of them that loads into the model.
+
     Returns:
         tuple: ``(snapshots, errors)``: the :class:`Snapshot` objects sorted
         by iteration, then epoch; a :class:`SnapshotError` for each file
-        that cannot be read or repeats the step of an earlier one.
+        that cannot be read.
     """
     snapshots, errors = [], []
     for path in paths:
@@ -239,18 +283,9 @@ def order_snapshots(paths, *, name_pattern=None, iterations_per_epoch=None):
                 iterations_per_epoch=iterations_per_epoch))
         except SnapshotError as error:
             errors.append(error)
-    snapshots.sort(key=lambda s: (s.iteration, s.epoch, s.path))
-    kept = []
-    for snapshot in snapshots:
-        if kept and (kept[-1].epoch, kept[-1].iteration) == (
-                snapshot.epoch, snapshot.iteration):
-            errors.append(SnapshotError(
-                snapshot.path, 'taken at the same epoch {} and iteration {} '
-                'as {}; give only one of them'.format(
-                    snapshot.epoch, snapshot.iteration, kept[-1].path)))
-        else:
-            kept.append(snapshot)
-    return kept, errors
+    snapshots.sort(key=lambda s: (s.iteration, s.epoch, not s.trainer,
+                                  s.path))
+    return snapshots, errors
 
 
 # -- loading a model's parameters --------------------------------------------

@@ -3,6 +3,7 @@ run on iris (saliency_ext/replay.py, scripts/saliency_replay.py)."""
 import os
 import pickle
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -24,8 +25,11 @@ from saliency_ext.metrics import mean_rank_correlation
 from saliency_ext.replay.cli import main
 from saliency_ext.replay import (SnapshotError, load_model_params,
                                  order_snapshots, replay, steps_from_name)
+from saliency_ext.sinks.events import event_pb2, frame, whole_records
 from saliency_ext.sinks.layout import ReportLayout
 from tests.report.training import MLP, iris
+
+Event = event_pb2().Event
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -347,3 +351,89 @@ def test_the_script_runs(tmp_path):
          '--help'], capture_output=True, text=True, cwd=str(tmp_path))
     assert done.returncode == 0, done.stderr
     assert '--resume' in done.stdout and '--device' in done.stdout
+
+
+@pytest.fixture
+def alarm():
+    """Fails the test instead of hanging for good."""
+    def timeout(*args):
+        raise TimeoutError('the replay hung')
+    previous = signal.signal(signal.SIGALRM, timeout)
+    signal.alarm(120)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+def test_only_regular_files_are_read_each_bad_one_named_once(
+        trained, tmp_path, capsys, alarm):
+    snapshots = tmp_path / 'snapshots'
+    snapshots.mkdir()
+    for epoch in range(1, EPOCHS + 1):
+        shutil.copy(trained / 'snapshot_epoch_{}'.format(epoch), snapshots)
+    os.mkfifo(snapshots / 'snapshot_fifo')
+    (snapshots / 'snapshot_folder').mkdir()
+    os.mkfifo(tmp_path / 'named_fifo')
+    (snapshots / 'snapshot_broken').write_bytes(b'not a snapshot')
+    status = run(snapshots, tmp_path / 'named_fifo', '/dev/null', '--out',
+                 tmp_path / 'out', '--no-tensorboard', '--no-evolution')
+    captured = capsys.readouterr()
+    said = captured.out + captured.err
+    assert status == 1
+    assert 'snapshot_fifo: named like a snapshot but a named pipe (FIFO)' \
+        in said
+    assert 'snapshot_folder: named like a snapshot but a folder' in said
+    assert 'named_fifo: a named pipe (FIFO), not a snapshot file' in said
+    assert '/dev/null: a device, not a snapshot file' in said
+    for name in ('snapshot_fifo', 'snapshot_folder', 'named_fifo',
+                 '/dev/null', 'snapshot_broken'):
+        assert said.count(name) == 1, name
+    assert '3 snapshots replayed, 0 skipped (already done), 5 failed' in said
+
+
+def test_of_two_snapshots_of_one_step_the_one_that_loads_is_kept(
+        trained, tmp_path, capsys):
+    snapshots = tmp_path / 'snapshots'
+    snapshots.mkdir()
+    for step in ('epoch_1_iter_5', 'epoch_2_iter_10', 'epoch_3_iter_15'):
+        shutil.copy(trained / ('model_' + step),
+                    snapshots / 'model_{}.npz'.format(step))
+    # another model's snapshot of step 2 that sorts first and cannot load
+    other = str(snapshots / 'a_model_epoch_2_iter_10.npz')
+    chainer.serializers.save_npz(other, L.Linear(5, 3))
+    # and a trainer snapshot of step 3, which is preferred and loads
+    shutil.copy(trained / 'snapshot_epoch_3', snapshots)
+    status = run(snapshots, '--out', tmp_path / 'out', '--no-tensorboard',
+                 '--no-evolution')
+    captured = capsys.readouterr()
+    said = captured.out + captured.err
+    assert status == 1  # the file that does not load is a failure
+    assert said.count('a_model_epoch_2_iter_10.npz') == 1
+    assert "a_model_epoch_2_iter_10.npz: has no 'l1/W'" in said
+    assert said.count('model_epoch_3_iter_15.npz') == 1
+    assert ('model_epoch_3_iter_15.npz: taken at the same epoch 3 and '
+            'iteration 15 as ') in said
+    assert '3 snapshots replayed, 0 skipped (already done), 1 failed' in said
+    layout = ReportLayout(tmp_path / 'out' / 'saliency')
+    for name in ENTRIES:
+        assert steps(layout, name) == [(1, 5), (2, 10), (3, 15)]
+
+
+def test_resume_makes_again_the_steps_whose_pictures_are_missing(
+        trained, tmp_path, capsys):
+    assert run(trained, '--out', tmp_path) == 0
+    board = tmp_path / 'tensorboard'
+    [events] = os.listdir(board)
+    # a kill before the events were written through: step 3's are gone
+    records = whole_records(str(board / events))[0]
+    steps_of = [Event.FromString(r).step for r in records]
+    kept = b''.join(frame(r) for r, s in zip(records, steps_of) if s != 3)
+    (board / events).write_bytes(kept)
+    capsys.readouterr()
+    assert run(trained, '--out', tmp_path, '--resume') == 0
+    assert '1 snapshot replayed, 2 skipped (already done)' in \
+        capsys.readouterr().out
+    assert all(s == [1, 2, 3] for s in image_steps(board).values())
+    layout = ReportLayout(tmp_path / 'saliency')
+    assert [(r['epoch'], r['session']) for r in layout.records('ig')] == [
+        (1, 0), (2, 0), (3, 0), (3, 1)]
