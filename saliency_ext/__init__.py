@@ -6,7 +6,7 @@ from saliency_ext.hooks import VariableMonitorLinkHook  # NOQA
 from saliency_ext.report import (  # NOQA
     EntrySeries, ExplanationShiftTrigger, ReportEntry, SaliencyReport,
     SaliencyReportError)
-from saliency_ext.sinks import ReportLayout, ReportSink  # NOQA
+from saliency_ext.sinks import FolderInUseError, ReportLayout, ReportSink  # NOQA
 from saliency_ext.visualizers import (  # NOQA
     FixedScaler, ImageVisualizer, MolVisualizer, SmilesVisualizer,
     TableVisualizer, abs_max_scaler, min_max_scaler, normalize_scaler,

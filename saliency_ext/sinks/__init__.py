@@ -5,5 +5,6 @@ from saliency_ext.sinks.base import (  # NOQA
     HISTORY, MEAN, OVERVIEW, ReportSink, scalars)
 from saliency_ext.sinks.files import FilesSink  # NOQA
 from saliency_ext.sinks.layout import ReportLayout  # NOQA
+from saliency_ext.sinks.lock import FolderInUseError, FolderLock  # NOQA
 from saliency_ext.sinks.tensorboard import (  # NOQA
     TensorBoardSink, TensorBoardWriter, entry_group, picture_tag, scalar_tag)

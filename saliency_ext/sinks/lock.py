@@ -128,6 +128,7 @@ def _read(fd):
 
 
 def _write(fd, info):
+    """Replaces what the file says in one write, never cutting it first (a
+    reader would see it empty): a shorter text is padded with spaces."""
     data = json.dumps(info).encode('utf-8')
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, data, 0)
+    os.pwrite(fd, data.ljust(os.fstat(fd).st_size), 0)

@@ -11,8 +11,7 @@ from chainer.training.triggers import ManualScheduleTrigger
 from tensorboard.backend.event_processing.event_accumulator import \
     EventAccumulator
 
-from saliency_ext import ReportLayout
-from saliency_ext.report.extension import ReportFailure
+from saliency_ext import ReportFailure, ReportLayout
 from saliency_ext.sinks.events import whole_records
 from tests.faults.disk import FullDisk
 from tests.report.test_resume import fingerprints, unchanged

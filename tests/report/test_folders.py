@@ -7,8 +7,7 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import \
     EventAccumulator
 
-from saliency_ext import ReportLayout, SaliencyReport
-from saliency_ext.sinks.lock import FolderInUseError
+from saliency_ext import FolderInUseError, ReportLayout, SaliencyReport
 from tests.report.training import entries, iris, make_trainer
 
 
