@@ -14,7 +14,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip --disable-pip-version-check
 export MPLBACKEND := Agg
 
-.PHONY: install install-gpu demo lint test test-mpi test-gpu bench
+.PHONY: install install-gpu demo lint test test-all test-mpi test-gpu bench
 
 $(VENV)/.installed: requirements.txt setup.py
 	$(PYTHON) -m venv $(VENV_OPTIONS) $(VENV)
@@ -33,7 +33,12 @@ lint: install
 
 # The suite includes the multi-process tests (tests/distributed): they start
 # `mpiexec -n 2` from the virtual environment (MPICH's wheel, requirements.txt).
+# `test` skips the slow part of the fault suite (SIGKILL series, a full tmpfs);
+# `test-all`, which CI runs, includes it.
 test: install
+	$(PY) -m pytest -q -m "not slow" tests
+
+test-all: install
 	$(PY) -m pytest -q tests
 
 test-mpi: install
@@ -41,7 +46,7 @@ test-mpi: install
 
 # The tests that take a device run on GPU 0; the others as in `make test`.
 test-gpu: install-gpu
-	$(PY) -m pytest -q tests --device 0
+	$(PY) -m pytest -q -m "not slow" tests --device 0
 
 demo: install
 	$(PY) examples/run_all.py
@@ -52,3 +57,4 @@ bench: install
 	$(PY) scripts/benchmark_report.py
 	$(VENV)/bin/mpiexec -n 2 $(PY) scripts/benchmark_report_mn.py
 	$(PY) scripts/benchmark_memory.py
+	$(PY) scripts/benchmark_index.py
