@@ -119,6 +119,6 @@ def test_strict_raises_on_a_full_disk_naming_the_entry(server, disk,
     process.join(120)
     assert process.exitcode == 1, 'training did not stop'
     said = outcome(result)
-    assert said['error'] == 'ReportFailure'
+    assert said['error'] == 'SaliencyReportError'
     assert said['message'].startswith('SaliencyReport entry ')
     assert 'No space left on device' in said['message']

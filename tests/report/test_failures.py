@@ -11,7 +11,7 @@ from chainer.training.triggers import ManualScheduleTrigger
 from tensorboard.backend.event_processing.event_accumulator import \
     EventAccumulator
 
-from saliency_ext import ReportFailure, ReportLayout
+from saliency_ext import ReportLayout, SaliencyReportError
 from saliency_ext.sinks.events import whole_records
 from tests.faults.disk import FullDisk
 from tests.report.test_resume import fingerprints, unchanged
@@ -64,9 +64,8 @@ def test_a_report_whose_files_fail_is_recorded_and_leaves_no_folder(
         assert record['error'] == 'could not write the files: ' + \
             failure['error']
         # warned in the same words, naming the entry and the epoch
-        assert any(m.startswith('SaliencyReport entry {!r} at epoch 1 '
-                                '(iteration 5): '.format(record['entry'])) and
-                   m.endswith(record['error']) for m in said)
+        assert any(m == 'SaliencyReport entry {!r} at epoch 1: {}'.format(
+            record['entry'], record['error']) for m in said)
         assert not os.path.exists(layout.path(record['folder'],
                                               'epoch_0001-iter_00000005'))
     # the other reports are whole, in the files and in TensorBoard
@@ -119,10 +118,12 @@ def test_strict_raises_a_background_failure_at_the_next_trigger(
     trainer, _ = make_trainer(tmp_path, epochs=4, strict=True,
                               tensorboard=False)
     FullDisk(monkeypatch, tmp_path / 'saliency', only='epoch_0001')
-    with pytest.raises(ReportFailure, match=r"entry '(vanilla|smooth bayes|"
-                       r"ig)' at epoch 1 \(iteration 5\): could not write the "
-                       r"files: \[Errno 28\] No space left on device"):
+    with pytest.raises(SaliencyReportError, match=r"entry '(vanilla|smooth "
+                       r"bayes|ig)' at epoch 1: could not write the files: "
+                       r"\[Errno 28\] No space left on device") as raised:
         trainer.run()
+    assert raised.value.entry in NAMES
+    assert isinstance(raised.value.__cause__, OSError)
     assert trainer.updater.epoch == 2  # raised at the next trigger
     records = ReportLayout(tmp_path / 'saliency').records()
     assert [r['failed'][0]['what'] for r in records if r['epoch'] == 1] == \
@@ -137,7 +138,7 @@ def test_strict_raises_at_finalize_and_leaves_earlier_files_alone(
                               tensorboard=False)
     disk = FullDisk(monkeypatch, tmp_path, only='epoch_0001')
     # the last report fails on the writer thread: finalize raises it
-    with pytest.raises(ReportFailure, match='at epoch 1'):
+    with pytest.raises(SaliencyReportError, match='at epoch 1'):
         trainer.run()
     assert trainer.updater.epoch == 1
     assert unchanged(before, fingerprints(tmp_path)) == []

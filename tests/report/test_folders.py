@@ -44,7 +44,9 @@ def test_two_reports_of_one_trainer_need_two_folders(tmp_path):
     trainer, predictor = make_trainer(tmp_path, epochs=1)
     trainer.extend(SaliencyReport(iris(), entries(predictor), probe_size=2,
                                   out_dir='saliency_b'))
-    trainer.run()
+    with pytest.warns(UserWarning, match='the last run into {} .* ended '
+                      'without finishing'.format(tmp_path / 'saliency')):
+        trainer.run()
     tags = set()
     for out_dir in ('saliency', 'saliency_b'):
         layout = ReportLayout(tmp_path / out_dir)

@@ -171,8 +171,8 @@ def test_strict_mode_raises(tmp_path):
     trainer, predictor = make_trainer(tmp_path, epochs=2, report=False)
     add_flaky_report(trainer, predictor, strict=True)
     with pytest.raises(SaliencyReportError,
-                       match="entry 'flaky' could not draw probe item 0 "
-                             r"\(dataset index \d+\) at epoch 1: "
+                       match="entry 'flaky' at epoch 1: could not draw probe "
+                             r"item 0 \(dataset index \d+\): "
                              'RuntimeError: disk on fire') as caught:
         trainer.run()
     assert isinstance(caught.value.__cause__, RuntimeError)
