@@ -1,6 +1,7 @@
 """Report folders: a probe per session, two reports in one trainer."""
 import gc
 import os
+import re
 
 import numpy
 import pytest
@@ -45,7 +46,8 @@ def test_two_reports_of_one_trainer_need_two_folders(tmp_path):
     trainer.extend(SaliencyReport(iris(), entries(predictor), probe_size=2,
                                   out_dir='saliency_b'))
     with pytest.warns(UserWarning, match='the last run into {} .* ended '
-                      'without finishing'.format(tmp_path / 'saliency')):
+                      'without finishing'.format(re.escape(str(
+                          tmp_path / 'saliency')))):
         trainer.run()
     tags = set()
     for out_dir in ('saliency', 'saliency_b'):
