@@ -1,7 +1,9 @@
 """Two processes writing into one report folder: the second gets a clear error
 naming the folder and the process holding it; started at the same moment,
 exactly one runs; a killed holder's lock is taken over."""
+import os
 import re
+import time
 
 from tests.faults.checks import (layout_of, leftovers, lost_records, outcome,
                                  run_child, started)
@@ -56,12 +58,16 @@ def test_a_killed_holders_lock_is_taken_over(server, tmp_path):
     killed = run_child(server, out, None, str(tmp_path / 'killed.json'),
                        epochs=10 ** 6, **LIGHT)
     assert started(killed, out)
+    index = layout_of(out).index.path
+    end = time.monotonic() + 60  # killed once it has listed a report
+    while time.monotonic() < end and not os.path.exists(index):
+        time.sleep(0.002)
     killed.kill()
     killed.join()
     after = run_child(server, out, None, str(tmp_path / 'after.json'),
                       epochs=1, **LIGHT)
     after.join(120)
     assert after.exitcode == 0, outcome(tmp_path / 'after.json')
-    assert layout_of(out).sessions()[-1] == 1
+    assert layout_of(out).sessions() == [0, 1]
     # what the killed run left unfinished was cleared
     assert lost_records(out) == [] and leftovers(out) == []
