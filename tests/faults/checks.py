@@ -12,6 +12,7 @@ from tensorboard.backend.event_processing.event_accumulator import \
 
 from saliency_ext import ReportLayout
 from saliency_ext.sinks.events import whole_records
+from saliency_ext.sinks.tensorboard import picture_tags
 from tests.faults import child
 
 STEP_DIR = re.compile(r'epoch_\d+-iter_\d+(-s\d+)?')
@@ -73,10 +74,7 @@ def lost_records(out):
     shown = shown_images(os.path.join(out, 'tensorboard'))
     lost = []
     for record in layout.records():
-        pictures = [f for f in record['files'] if f.endswith('.png')]
-        wanted = {('{}/{}'.format(record['tag'], os.path.splitext(
-            os.path.basename(f))[0]), record[record['step']])
-            for f in pictures}
+        wanted = picture_tags(record)
         if any(f['what'] == 'tensorboard' for f in record['failed']):
             wanted = set()
         if not all(os.path.isfile(layout.path(f)) for f in record['files']) \

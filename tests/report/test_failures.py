@@ -74,7 +74,7 @@ def test_a_report_whose_files_fail_is_recorded_and_leaves_no_folder(
             assert record['failed'] == [] and record['files']
             assert all(os.path.isfile(layout.path(f))
                        for f in record['files'])
-    assert image_steps(tmp_path / 'tensorboard', 'saliency/ig/item_00') == \
+    assert image_steps(tmp_path / 'tensorboard', 'saliency.ig.items/item_00') == \
         [0, 1, 2]
 
 
@@ -95,7 +95,7 @@ def test_failed_tensorboard_events_are_recorded_and_cut_back(tmp_path,
         else:
             assert record['failed'] == []
     assert whole_records(path)[1] == os.path.getsize(path)  # no cut record
-    assert image_steps(tmp_path / 'tensorboard', 'saliency/ig/item_00') == \
+    assert image_steps(tmp_path / 'tensorboard', 'saliency.ig.items/item_00') == \
         [0, 2]
 
 

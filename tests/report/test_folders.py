@@ -9,6 +9,7 @@ from tensorboard.backend.event_processing.event_accumulator import \
     EventAccumulator
 
 from saliency_ext import FolderInUseError, ReportLayout, SaliencyReport
+from saliency_ext.sinks import entry_group
 from tests.report.training import entries, iris, make_trainer
 
 
@@ -57,10 +58,12 @@ def test_two_reports_of_one_trainer_need_two_folders(tmp_path):
         assert all(os.path.isfile(layout.path(f))
                    for r in records for f in r['files'])
         tags |= {r['tag'] for r in records}
-    assert tags == {'{}/{}'.format(d, ReportLayout.entry_dir(n))
-                    for d in ('saliency', 'saliency_b')
+    assert tags == {entry_group(n, d) for d in ('saliency', 'saliency_b')
                     for n in entries(predictor)}
+    assert entry_group('smooth bayes', 'saliency_b') == \
+        'saliency_b.' + ReportLayout.entry_dir('smooth bayes')
     events = EventAccumulator(str(tmp_path / 'tensorboard'),
                               size_guidance={'images': 0})
     events.Reload()
-    assert {t.rsplit('/', 1)[0] for t in events.Tags()['images']} == tags
+    assert {t.split('/')[0].replace('.items', '')
+            for t in events.Tags()['images']} == tags
