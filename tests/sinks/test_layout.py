@@ -47,3 +47,37 @@ def test_names_writes_and_reads_a_report_folder(tmp_path):
         os.path.realpath(tmp_path), layout.entry_dir('IG (25)'), 'evolution',
         'item_00.png')
     assert ReportLayout(tmp_path / 'empty').last_session() is None
+
+
+def test_recover_clears_what_the_last_session_left_and_names_the_rest(
+        tmp_path):
+    layout = ReportLayout(tmp_path)
+    rgb = numpy.zeros((2, 3, 3), numpy.uint8)
+    kept = record(layout, 'ig', 1, 5, 0, {'item_00': rgb}, {})
+    unfinished = layout.path('ig', layout.step_dir(2, 10, 1))
+    os.makedirs(unfinished)
+    open(os.path.join(unfinished, 'item_00.png'), 'wb').close()
+    foreign = layout.path('ig', layout.step_dir(2, 10, 4))
+    os.makedirs(foreign)
+    temporary = layout.path('ig', '.item_00.png.0123abcd.tmp')
+    open(temporary, 'wb').close()
+    layout.write_probe(numpy.arange(2), [numpy.zeros(2)], session=1)
+
+    removed, unlisted = layout.recover(session=1)
+    assert sorted(removed) == sorted([
+        os.path.join('ig', '.item_00.png.0123abcd.tmp'),
+        os.path.join('ig', layout.step_dir(2, 10, 1))])
+    assert unlisted == [os.path.join('ig', layout.step_dir(2, 10, 4))]
+    assert not os.path.exists(unfinished) and os.path.isdir(foreign)
+    assert all(os.path.isfile(layout.path(f)) for f in kept['files'])
+    # past every session on disk: the index's, folders' and probes'
+    assert layout.next_session(previous=1) == 5
+    assert layout.probe_files() == ['probe-s1.npz']
+
+
+def test_entry_folders_never_take_the_roots_files():
+    for name in ('index.jsonl', 'INDEX.JSONL', 'probe.npz', 'probe-s12.npz',
+                 'replay.json'):
+        folder = ReportLayout.entry_dir(name)
+        assert folder != name and folder.startswith(name.split('.')[0][:5])
+    assert ReportLayout.entry_dir('probe') == 'probe'

@@ -252,3 +252,12 @@ def test_index_names_corrupt_line(tmp_path):
     path.write_text('{"epoch": 1}\n{"epoch": \n', encoding='utf-8')
     with pytest.raises(ValueError, match='line 2'):
         ReportIndex(path).records()
+
+
+def test_a_full_disk_names_the_file_and_leaves_no_temporary_one(tmp_path, monkeypatch):
+    path = tmp_path / 'a' / 'item_00.png'
+    FullDisk(monkeypatch, tmp_path, room=3)
+    with pytest.raises(OSError, match=r"No space left on device: '.*item_00\.png'") as raised:
+        atomic_write_bytes(path, b'0123456789')
+    assert raised.value.filename == str(path)
+    assert os.listdir(tmp_path / 'a') == []
