@@ -15,11 +15,13 @@ class ReportSink(object):
 
     - ``record`` (dict): what the index lists: ``entry``, ``epoch``,
       ``iteration``, ``session``, ``step`` (``'epoch'`` or ``'iteration'``,
-      the step TensorBoard counts), ``files`` (relative to the report
-      folder), ``settings``, ``seconds``, ``rank_corr``, ``metrics`` (name
-      -> value, such as ``deletion_auc`` or ``mass/<group>``; None where
-      undefined), ``metrics_seconds``, ``warnings`` (list of str) and
-      ``error``;
+      the step TensorBoard counts), ``folder`` (the entry's), ``tag`` (its
+      TensorBoard card group), ``probe`` (the session's probe file),
+      ``files`` (relative to the report folder), ``settings``, ``seconds``,
+      ``rank_corr``, ``metrics`` (name -> value, such as ``deletion_auc``
+      or ``mass/<group>``; None where undefined), ``metrics_seconds``,
+      ``warnings`` (list of str), ``error``, ``failed_items`` and
+      ``failed``;
     - ``pictures`` (dict): picture name -> RGB ``uint8`` array ``(H, W, 3)``:
       each map (``'item_00'``, ..., ``'mean'``), then ``'overview'`` (every
       probe item tiled under one colour legend) and ``'history'`` (every

@@ -9,7 +9,7 @@ import pytest
 from chainer.training.triggers import ManualScheduleTrigger
 
 from saliency_ext import ReportLayout, SaliencyReport
-from saliency_ext.report.metrics import mean_rank_correlation
+from saliency_ext.metrics import mean_rank_correlation
 from tests.report.training import add_resume, entries, iris, make_trainer
 
 NAMES = ['vanilla', 'smooth bayes', 'ig']
