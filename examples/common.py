@@ -232,6 +232,15 @@ def read_records(out, entry):
             if r.get('error') is None]
 
 
+def read_fragments(out, entry):
+    """The ``fragments.csv`` of every successful report of ``entry`` in the
+    last run (session) in ``out``: ``[(record, rows)]`` in report order,
+    ``rows`` best ranked first (see ``ReportLayout.read_fragments``)."""
+    layout = ReportLayout(os.path.join(out, REPORT_DIR))
+    return [(record, layout.read_fragments(record))
+            for record in read_records(out, entry)]
+
+
 def read_probe(out):
     """The probe of the run ``out`` as the report saved it: its dataset
     indices and its converted arrays (``converter(probe examples)``)."""

@@ -1,7 +1,8 @@
 """saliency_ext: saliency maps for Chainer models, computed while they train."""
 from saliency_ext.calculators import (  # NOQA
-    BaseCalculator, GaussianNoiseSampler, GradientCalculator,
-    IntegratedGradientsCalculator, OcclusionCalculator, aggregate)
+    BaseCalculator, GaussianNoiseSampler, GradCAMCalculator,
+    GradientCalculator, IntegratedGradientsCalculator, OcclusionCalculator,
+    aggregate, spread)
 from saliency_ext.hooks import VariableMonitorLinkHook  # NOQA
 from saliency_ext.report import (  # NOQA
     EntrySeries, ExplanationShiftTrigger, ReportEntry, SaliencyReport,

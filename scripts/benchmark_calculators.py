@@ -8,6 +8,7 @@ sample, step or window, the plain definition. Where ``chainer_chemistry`` is
 installed, its saliency module runs on the same model and data too.
 
 Usage: python scripts/benchmark_calculators.py [--repeat 5] [--device -1]
+    [--cases table image graph]
 """
 import argparse
 import statistics
@@ -18,9 +19,9 @@ import chainer.functions as F
 import chainer.links as L
 import numpy
 
-from saliency_ext import (GaussianNoiseSampler, GradientCalculator,
-                          IntegratedGradientsCalculator, OcclusionCalculator,
-                          VariableMonitorLinkHook)
+from saliency_ext import (GaussianNoiseSampler, GradCAMCalculator,
+                          GradientCalculator, IntegratedGradientsCalculator,
+                          OcclusionCalculator, VariableMonitorLinkHook)
 from saliency_ext.datasets import concat_mols, load_esol
 from saliency_ext.models import GraphRegressor
 
@@ -71,7 +72,7 @@ def image_case():
     return dict(name='CNN, 16 images 3 x 32 x 32', model=model, data=x,
                 score=lambda x: model(x)[:, 0], target={},
                 slide_axis=(2, 3), converter=chainer.dataset.concat_examples,
-                occlusion_size=4, occlusion_stride=4)
+                occlusion_size=4, occlusion_stride=4, cam_link=model.c2)
 
 
 def graph_case():
@@ -85,27 +86,44 @@ def graph_case():
                 converter=concat_mols, occlusion_size=1, occlusion_stride=1)
 
 
+CASES = dict(table=table_case, image=image_case, graph=graph_case)
+
+
 def methods(case):
-    """(label, calculator factory, compute kwargs, rows per item, grad)."""
+    """(label, calculator factory, compute kwargs, rows per item, grad,
+    the link whose output the floor differentiates: None for the case's
+    own target)."""
     common = dict(eval_fun=case['score'], **case['target'])
     occlusion = dict(size=case['occlusion_size'],
                      stride=case['occlusion_stride'],
                      slide_axis=case['slide_axis'])
     noise = GaussianNoiseSampler()
-    return [
+    table = [
         ('VanillaGrad', lambda **kw: GradientCalculator(case['model'], **kw),
-         dict(), 1, True),
+         dict(), 1, True, None),
         ('Gradient x input', lambda **kw: GradientCalculator(
-            case['model'], multiply_target=True, **kw), dict(), 1, True),
+            case['model'], multiply_target=True, **kw), dict(), 1, True,
+         None),
         ('SmoothGrad M=30', lambda **kw: GradientCalculator(
-            case['model'], **kw), dict(M=M, noise_sampler=noise), M, True),
+            case['model'], **kw), dict(M=M, noise_sampler=noise), M, True,
+         None),
         ('BayesGrad M=30', lambda **kw: GradientCalculator(
-            case['model'], **kw), dict(M=M, train=True), M, True),
+            case['model'], **kw), dict(M=M, train=True), M, True, None),
         ('IntegratedGrad 25', lambda **kw: IntegratedGradientsCalculator(
-            case['model'], steps=STEPS, **kw), dict(), STEPS, True),
+            case['model'], steps=STEPS, **kw), dict(), STEPS, True, None),
         ('Occlusion', lambda **kw: OcclusionCalculator(
-            case['model'], **occlusion, **kw), dict(), None, False),
-    ], common
+            case['model'], **occlusion, **kw), dict(), None, False, None),
+    ]
+    link = case.get('cam_link')
+    if link is not None:
+        def cam(**kw):
+            return GradCAMCalculator(
+                case['model'], target_extractor=VariableMonitorLinkHook(link),
+                **kw)
+        table += [('Grad-CAM', cam, dict(), 1, True, link),
+                  ('Grad-CAM M=30 noise', cam,
+                   dict(M=M, noise_sampler=noise), M, True, link)]
+    return table, common
 
 
 def synchronize():
@@ -127,11 +145,11 @@ def timed(fn, repeat):
     return statistics.median(times)
 
 
-def floor_fn(case, inputs, rows, grad, train):
-    """One pass over ``rows`` stacked copies of each item."""
+def floor_fn(case, inputs, rows, grad, train, hook_link):
+    """One pass over ``rows`` stacked copies of each item, differentiated
+    with respect to the output of ``hook_link`` (None: the first input)."""
     index = numpy.tile(numpy.arange(len(inputs[0])), rows)
     stacked = [x[index] for x in inputs]
-    hook_link = case.get('hook_link')
 
     def run():
         with chainer.using_config('train', train), \
@@ -174,6 +192,8 @@ def chainer_chemistry_fn(case, label, compute_kwargs):
     except ImportError:
         return None
     model, score = case['model'], case['score']
+    if label.startswith('Grad-CAM'):  # it has none
+        return None
     kwargs = dict(eval_fun=lambda *x: F.sum(score(*x)))
     if case.get('hook_link') is not None:
         kwargs['target_extractor'] = H(case['hook_link'], timing='post')
@@ -210,14 +230,15 @@ def run_case(case, repeat, device):
         'method', 'ours ms', 'floor ms', 'x flr', 'loop ms', 'speedup',
         'chainerchem', 'speedup'))
     table, common = methods(case)
-    for label, make, kwargs, rows, grad in table:
+    for label, make, kwargs, rows, grad, link in table:
         if rows is None:
             rows = rows_of.setdefault('occ', occlusion_rows(case))
         train = kwargs.get('train', False)
         compute = dict(batchsize=n, converter=case['converter'], **kwargs)
         ours = timed(lambda: make(max_batch=rows * n, **common).compute(
             data, **compute), repeat)
-        floor = timed(floor_fn(case, inputs, rows, grad, train), repeat)
+        floor = timed(floor_fn(case, inputs, rows, grad, train,
+                               link or case.get('hook_link')), repeat)
         loop = timed(lambda: make(max_batch=1, **common).compute(
             data, **dict(compute, batchsize=1)), 1)
         cc = chainer_chemistry_fn(case, label, kwargs)
@@ -241,14 +262,17 @@ def main():
     parser.add_argument('--repeat', type=int, default=5)
     parser.add_argument('--device', default='-1',
                         help='-1 for CPU, a GPU id, or a Chainer device name')
+    parser.add_argument('--cases', nargs='+', choices=sorted(CASES),
+                        default=list(CASES), help='models to time (default: '
+                        'all)')
     args = parser.parse_args()
     device = chainer.get_device(int(args.device) if args.device.lstrip(
         '-').isdigit() else args.device)
     numpy.random.seed(0)
     print('device: {}; "x flr" = ours / floor (target <= 1.3 for gradient '
           'methods); speedup = other / ours'.format(device))
-    for make_case in (table_case, image_case, graph_case):
-        run_case(make_case(), args.repeat, device)
+    for name in args.cases:
+        run_case(CASES[name](), args.repeat, device)
 
 
 if __name__ == '__main__':

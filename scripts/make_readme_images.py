@@ -7,7 +7,7 @@ report's own files:
 - ``iris_importance.png``: the random forest's feature importances next to the
   mean bars (over all 150 flowers) of VanillaGrad, SmoothGrad and Integrated
   Gradients;
-- ``digits_methods.png``: three held-out digits (columns) under the five
+- ``digits_methods.png``: three held-out digits (columns) under the six
   methods (rows);
 - ``esol_molecules.png``: two held-out molecules with a hydroxyl group and a
   long alkyl chain (the longest chain of the probe and the shortest), under

@@ -3,7 +3,7 @@
 A CNN with dropout learns scikit-learn's 8 x 8 digits (1,797 images, 80 % for
 training, 20 % held out), upsampled bilinearly to 16 x 16 so that the maps are
 finer than the digits' own pixels. While it trains, a ``SaliencyReport``
-explains the top prediction for 48 held-out digits with five methods and draws
+explains the top prediction for 48 held-out digits with six methods and draws
 each map over its digit (black ink on white, 4 times larger):
 
 - VanillaGrad: the gradient of the top class score;
@@ -13,16 +13,19 @@ each map over its digit (black ink on white, 4 times larger):
   intensity) to the digit, in 25 steps; a black baseline would give blank
   pixels zero attribution by construction;
 - Occlusion: how much the score drops when a 4 x 4 window (2 x 2 pixels of
-  the original digit) is blacked out, windows every 2 pixels.
+  the original digit) is blacked out, windows every 2 pixels;
+- Grad-CAM: the 8 x 8 activations of the second convolution, each channel
+  weighted by its spatially averaged gradient, resized to the input.
 
 The gradient methods show magnitudes (mean absolute value over the samples),
 Integrated Gradients and Occlusion signed attributions (red raises the score,
-blue lowers it). Every report also says how far each method's maps can be
-trusted: the deletion curve's area against a random ranking's (lower is more
-faithful) and the rank correlation with the maps of a randomly
-re-initialised model (``corr_to_random_model``: near 1 means the maps show
-the input, not the model), and for Integrated Gradients the insertion curve
-and the completeness error.
+blue lowers it), Grad-CAM its non-negative class activation map. Every
+report also says how far each method's maps can be trusted: the deletion
+curve's area against a random ranking's (lower is more faithful) and the
+rank correlation with the maps of a randomly re-initialised model
+(``corr_to_random_model``: near 1 means the maps show the input, not the
+model), and for Integrated Gradients the insertion curve and the
+completeness error.
 
 At the end the script measures, from the last report's saved arrays, how much
 of the saliency falls on the strokes: the mean absolute saliency of inked
@@ -52,9 +55,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
 import common  # noqa: E402
 
 from saliency_ext import (  # noqa: E402
-    GaussianNoiseSampler, GradientCalculator, ImageVisualizer,
-    IntegratedGradientsCalculator, OcclusionCalculator, ReportEntry,
-    SaliencyReport)
+    GaussianNoiseSampler, GradCAMCalculator, GradientCalculator,
+    ImageVisualizer, IntegratedGradientsCalculator, OcclusionCalculator,
+    ReportEntry, SaliencyReport, VariableMonitorLinkHook)
 
 NAME = 'digits'
 EPOCHS = 15
@@ -76,7 +79,8 @@ METHODS = {'vanilla_grad': 'VanillaGrad',
            'smooth_grad': 'SmoothGrad',
            'bayes_grad': 'BayesGrad',
            'integrated_gradients': 'Integrated Gradients',
-           'occlusion': 'Occlusion'}
+           'occlusion': 'Occlusion',
+           'grad_cam': 'Grad-CAM'}
 
 
 class CNN(chainer.Chain):
@@ -139,12 +143,15 @@ def integrated_gradients(predictor, train):
 
 def make_report(predictor, train, test, epochs):
     """The report used in training and in the replay: 48 held-out digits,
-    five methods, each explaining the top prediction."""
+    six methods, each explaining the top prediction."""
     options = dict(target='top', label_index=-1)
     grad = GradientCalculator(predictor, **options)
     ig = integrated_gradients(predictor, train)
     occlusion = OcclusionCalculator(predictor, size=4, stride=2,
                                     slide_axis=(2, 3), **options)
+    cam = GradCAMCalculator(
+        predictor, target_extractor=VariableMonitorLinkHook(predictor.conv2),
+        **options)
     image = ImageVisualizer()
     common_options = dict(ch_axis=2, item_kwargs=picture,
                           visualize=dict(alpha=0.6), metrics=METRICS)
@@ -162,6 +169,11 @@ def make_report(predictor, train, test, epochs):
                                             metrics=IG_METRICS)),
         'occlusion': ReportEntry(occlusion, image, method='raw',
                                  **common_options),
+        # one map per item at the input's size, no channels to sum; the
+        # deletion curve perturbs the target (here the convolution's
+        # activations), whose positions the map does not share
+        'grad_cam': ReportEntry(cam, image, method='raw', **dict(
+            common_options, ch_axis=None, metrics=('randomization',))),
     }
     return SaliencyReport(test, entries, probe_size=PROBE_SIZE, seed=0,
                           trigger=common.report_epochs(epochs))

@@ -17,17 +17,25 @@ an atom's attribution is the sum over its embedding units:
 - BayesGrad: gradient x embedding, averaged over 30 dropout masks of the
   regression head.
 
-Every report also measures how far the Integrated Gradients maps can be
-trusted (deletion and insertion against a random ranking, model
-randomisation, completeness) and tracks ``mass/hydroxyl``: the share of
-|attribution| on the hydroxyl oxygens that the SMARTS pattern ``[OX2H]``
-matches in each probe molecule, with their AUROC (``auroc/hydroxyl``).
+Both entries declare two substructures, matched in each probe molecule,
+``hydroxyl`` (``[OX2H]``) and ``alkyl chain`` (``[CH2X4,CH3X4;!R]``, the
+acyclic CH2 and CH3 carbons): every report tracks the share of |attribution|
+on each (``mass/hydroxyl``, ``mass/alkyl chain``), and its
+``fragments.csv`` ranks them, with RDKit's functional groups, by the mean
+attribution of an occurrence; its ``molecules.sdf`` holds the attributions
+per atom. Every report also measures how far the Integrated Gradients maps
+can be trusted (deletion and insertion against a random ranking, model
+randomisation, completeness) and their AUROC against the hydroxyl oxygens
+(``auroc/hydroxyl``). BayesGrad's pictures show, beside each molecule, a
+ring around every atom whose width is the standard deviation of its
+attribution over the 30 masks.
 
 At the end the script reads the last report's Integrated Gradients and
 averages the attributions per kind of atom (see :func:`atom_kind`). As the
 article found, oxygen atoms of hydroxyl groups push the predicted solubility
-up and carbon atoms of long alkyl chains push it down. The figures, with the
-hydroxyl mass of every report, are printed and written to
+up and carbon atoms of long alkyl chains push it down; in ``fragments.csv``
+hydroxyl ranks above alkyl chain. The figures, with the hydroxyl mass of
+every report, are printed and written to
 ``<out>/saliency/findings.json``.
 
 Usage::
@@ -74,6 +82,11 @@ CLAIM_METHOD = 'integrated_gradients'
 #: Hydroxyl oxygens, matched in each probe molecule.
 HYDROXYL_SMARTS = '[OX2H]'
 METRICS = ('deletion', 'insertion', 'randomization', 'completeness')
+#: The substructures both entries track (mass/<name>) and every report ranks
+#: in its fragments.csv.
+GROUPS = {'hydroxyl': HYDROXYL_SMARTS, 'alkyl chain': '[CH2X4,CH3X4;!R]'}
+#: Hydroxyl ranks above alkyl chain in every report after this epoch.
+RANKED_AFTER = 5
 HYDROXYL_O, CHAIN_C = 'O (hydroxyl)', 'C (long chain)'
 KINDS = (HYDROXYL_O, 'O (other)', CHAIN_C, 'C (aromatic)', 'C (other)',
          'N', 'halogen', 'other')
@@ -203,17 +216,16 @@ def make_report(predictor, test, test_smiles, epochs, comm=None):
         **options)
     legends = ['measured logS {:.2f}'.format(float(label[0]))
                for _, _, label in test]
-    molecules = dict(method='raw', ch_axis=3, item_kwargs={
+    molecules = dict(method='raw', ch_axis=3, groups=GROUPS, item_kwargs={
         'smiles': test_smiles, 'legend': legends})
     visualizer = SmilesVisualizer(size=(320, 280))
     entries = {
         'integrated_gradients': ReportEntry(
-            ig, visualizer, metrics=METRICS,
-            groups={'hydroxyl': HYDROXYL_SMARTS},
-            ground_truth=('hydroxyl',), **molecules),
+            ig, visualizer, metrics=METRICS, ground_truth=('hydroxyl',),
+            **molecules),
         'bayes_grad': ReportEntry(grad, visualizer,
                                   compute=dict(M=30, train=True),
-                                  **molecules),
+                                  show_std=True, **molecules),
     }
     return SaliencyReport(test, entries, converter=concat_mols,
                           probe_indices=probe_indices(test_smiles),
@@ -265,7 +277,33 @@ def findings(out):
     result['chain_C_negative'] = claims[CHAIN_C] < 0
     result['reports'] = [dict(epoch=r['epoch'], **r['metrics'])
                          for r in common.read_records(out, CLAIM_METHOD)]
+    result.update(fragment_findings(out))
     return result
+
+
+def fragment_findings(out):
+    """Where the declared groups rank in the reports' ``fragments.csv``:
+    per entry, the last report's rank (1 is the largest mean attribution)
+    and mean of each group, and whether hydroxyl ranks above alkyl chain in
+    every report of every entry after epoch ``RANKED_AFTER``."""
+    def ranks(rows):
+        return {row['group']: rank for rank, row in enumerate(rows, 1)}
+
+    fragments, checked, holds = {}, 0, True
+    for entry in METHODS:
+        reports = common.read_fragments(out, entry)
+        for record, rows in reports:
+            if record['epoch'] > RANKED_AFTER:
+                checked += 1
+                holds &= ranks(rows)['hydroxyl'] < ranks(rows)['alkyl chain']
+        record, rows = reports[-1]
+        fragments[entry] = dict(
+            epoch=record['epoch'],
+            ranks={g: ranks(rows)[g] for g in GROUPS},
+            mean={row['group']: common.finite(row['mean'])
+                  for row in rows if row['group'] in GROUPS})
+    return dict(fragments=fragments, hydroxyl_above_alkyl_chain=dict(
+        after_epoch=RANKED_AFTER, reports=checked, holds=bool(holds)))
 
 
 def print_findings(result):
@@ -289,6 +327,18 @@ def print_findings(result):
         'mass/hydroxyl', 'auroc/hydroxyl', 'deletion_auc',
         'deletion_auc_random', 'insertion_auc', 'insertion_auc_random',
         'corr_to_random_model', 'completeness'])
+    print('\nfragments.csv, epoch {} report: rank (mean attribution of an '
+          'occurrence) of the declared groups:'.format(first['epoch']))
+    for entry, found in result['fragments'].items():
+        print('  {}: {}'.format(methods[entry]['label'], ', '.join(
+            '{} {} ({:+.3f})'.format(group, found['ranks'][group],
+                                     found['mean'][group])
+            for group in GROUPS)))
+    ranked = result['hydroxyl_above_alkyl_chain']
+    print('hydroxyl ranks above alkyl chain in every report after epoch {}: '
+          '{} ({} reports)'.format(ranked['after_epoch'],
+                                   'yes' if ranked['holds'] else 'NO',
+                                   ranked['reports']))
 
 
 def main(argv=None):

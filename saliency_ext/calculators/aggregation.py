@@ -51,6 +51,19 @@ def aggregate(samples, method='raw', ch_axis=None):
     Returns:
         An array shaped ``(N, ...)`` without the ``ch_axis`` axes.
     """
+    return _per_sample(samples, method, ch_axis).mean(axis=0)
+
+
+def spread(samples, method='raw', ch_axis=None):
+    """The population standard deviation over the sample axis of what
+    :func:`aggregate` averages: how much the M samples of SmoothGrad or
+    BayesGrad disagree about each position. Same arguments and shape; zero
+    for a single sample."""
+    return _per_sample(samples, method, ch_axis).std(axis=0)
+
+
+def _per_sample(samples, method, ch_axis):
+    """Each sample's map: the method applied, the channels summed."""
     check_method(method)
     if samples.ndim < 2:
         raise ValueError('samples must be shaped (M, N, ...), got shape {}'
@@ -60,4 +73,4 @@ def aggregate(samples, method='raw', ch_axis=None):
         samples)
     if ch_axis is not None:
         h = h.sum(axis=channel_axes(ch_axis, samples.ndim))
-    return h.mean(axis=0)
+    return h

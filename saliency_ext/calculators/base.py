@@ -21,7 +21,7 @@ from chainer.dataset import concat_examples
 
 from saliency_ext.calculators import data as data_module
 from saliency_ext.calculators import seeding, targets
-from saliency_ext.calculators.aggregation import aggregate
+from saliency_ext.calculators.aggregation import aggregate, spread
 from saliency_ext.hooks import VariableMonitorLinkHook
 from saliency_ext.validation import is_int
 
@@ -265,6 +265,12 @@ class BaseCalculator(object):
         :func:`saliency_ext.calculators.aggregation.aggregate`."""
         return aggregate(samples, method=method, ch_axis=ch_axis)
 
+    def spread(self, samples, method='raw', ch_axis=None):
+        """The standard deviation over the sample axis of what
+        :meth:`aggregate` averages; see
+        :func:`saliency_ext.calculators.aggregation.spread`."""
+        return spread(samples, method=method, ch_axis=ch_axis)
+
     def settings(self):
         """The options that define this calculator's result, as a
         JSON-serialisable dict. Reports save it with every map, and
@@ -284,6 +290,8 @@ class BaseCalculator(object):
     #: Whether passes that need no gradient still record the graph
     #: (``chainer.config.enable_backprop``).
     enable_backprop = False
+    #: The model input that a noise sampler perturbs; None for the target.
+    noise_input = None
 
     def _plan(self, group, train):
         """Returns the group's plan: an object with ``n_blocks`` (blocks per
@@ -496,15 +504,24 @@ class BaseCalculator(object):
         rows = group.xp.tile(group.xp.arange(size), n)
         seen = {}
 
+        def blocks(array):
+            return array.reshape((n, size) + array.shape[1:])
+
         def substitute(clean):
-            point = group.add_noise(
-                clean.reshape((n, size) + clean.shape[1:]), ms)
+            point = blocks(clean)
+            if self.noise_input is None:
+                point = group.add_noise(point, ms)
             seen['point'] = point
             return transform(point).reshape(clean.shape).astype(
                 clean.dtype, copy=False)
 
         inputs = list(group.inputs) if n == 1 else [x[rows] for x in
                                                     group.inputs]
+        if self.noise_input is not None:
+            clean = inputs[self.noise_input]
+            inputs[self.noise_input] = group.add_noise(
+                blocks(clean), ms).reshape(clean.shape).astype(
+                    clean.dtype, copy=False)
         with chainer.using_config('train', train), \
                 chainer.using_config('enable_backprop',
                                      need_grad or self.enable_backprop), \

@@ -7,7 +7,7 @@ from saliency_ext.metrics.correlation import (  # NOQA
 from saliency_ext.metrics.faithfulness import (  # NOQA
     CURVES, TOLERANCE, Curves, area, deletion_insertion, rankings)
 from saliency_ext.metrics.groups import (  # NOQA
-    Group, auroc, group_auroc, group_mass, match_smarts, molecule_of,
-    parse_groups, real_positions)
+    CatalogueGroup, Group, auroc, functional_groups, group_auroc, group_mass,
+    match_smarts, molecule_of, occurrences, parse_groups, real_positions)
 from saliency_ext.metrics.sanity import (  # NOQA
     RANDOM_MODEL_THRESHOLD, completeness_error, randomized_parameters)

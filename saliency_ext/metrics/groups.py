@@ -5,21 +5,30 @@ falls on them: its mass (share of |saliency|) and AUROC.
 
 A group is parsed once from its spec (:func:`parse_group`) and resolved per
 probe item (:meth:`Group.positions`, :meth:`Group.mask`), because a SMARTS
-pattern matches different atoms in every molecule. Molecules come from an
+pattern matches different atoms in every molecule; :func:`occurrences`
+resolves it match by match, as the fragments table of a report counts them,
+for the entry's groups and for RDKit's functional-group catalogue
+(:func:`functional_groups`). Atoms a pattern writes as a bare ``*`` are
+attachment points: they place a group (every pattern of the catalogue
+starts with one, the atom the group hangs on) but are not part of it. Molecules come from an
 item's visualizer arguments, ``smiles`` (a SMILES string, atoms in its order,
 as ``SmilesVisualizer`` and the graph converters use them) or ``mol`` (an
 RDKit molecule). The real positions of a molecule's map are its atoms: the
 rest of a padded batch is padding and never counts.
 """
+import functools
+import os
 import re
+import typing
 
 import numpy
 
 from saliency_ext.optional import require
 from saliency_ext.validation import is_int
 
-#: What a group may be called: it ends up in scalar names and tags.
-NAME = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.-]*')
+#: What a group may be called: it ends up in scalar names and tags (where
+#: TensorBoard shows a space as ``_``), and in ``fragments.csv``.
+NAME = re.compile(r'[A-Za-z0-9_](?:[A-Za-z0-9_. -]*[A-Za-z0-9_.-])?')
 
 
 def _chem():
@@ -59,8 +68,78 @@ def match_smarts(molecule, pattern):
     mol = molecule_of({'smiles': molecule}) if isinstance(molecule, str) \
         else molecule
     query = _parse_smarts(pattern) if isinstance(pattern, str) else pattern
-    atoms = {a for match in mol.GetSubstructMatches(query) for a in match}
+    atoms = {a for found in occurrences(mol, query) for a in found}
     return numpy.array(sorted(atoms), dtype=numpy.int64)
+
+
+#: How a SMARTS pattern writes an attachment point.
+ATTACHMENT = '*'
+
+
+def occurrences(mol, query, taken=None):
+    """Where a SMARTS pattern occurs in a molecule, match by match.
+
+    Args:
+        mol (rdkit.Chem.Mol): The molecule.
+        query (rdkit.Chem.Mol): The pattern, from ``MolFromSmarts``.
+        taken (set): Atoms that belong to patterns matched before: a match
+            holding one of them is skipped, and the atoms of the matches
+            found are added. None matches on its own.
+
+    Returns:
+        list of tuple: The atom indices of each occurrence, attachment
+        points left out, in the order RDKit finds them; matches that differ
+        only in their attachment points are one occurrence.
+    """
+    members = [atom.GetIdx() for atom in query.GetAtoms()
+               if atom.GetSmarts() != ATTACHMENT]
+    found, seen = [], set()
+    for match in mol.GetSubstructMatches(query):
+        atoms = tuple(match[i] for i in members)
+        key = frozenset(atoms)
+        if not atoms or key in seen or (taken is not None and
+                                        not key.isdisjoint(taken)):
+            continue
+        seen.add(key)
+        found.append(atoms)
+        if taken is not None:
+            taken.update(atoms)
+    return found
+
+
+class CatalogueGroup(typing.NamedTuple):
+    """A group of RDKit's functional-group catalogue.
+
+    Attributes:
+        name (str): Its label in the catalogue, such as ``'-C(=O)O'``.
+        spec (str): Its SMARTS pattern, the attachment point first.
+        smarts (rdkit.Chem.Mol): The parsed pattern.
+    """
+
+    name: str
+    spec: str
+    smarts: object
+
+
+@functools.lru_cache(maxsize=1)
+def functional_groups():
+    """RDKit's functional-group catalogue (``FunctionalGroups.txt`` of its
+    data folder, as its ``FragmentCatalog`` reads it), in the file's order,
+    as :class:`CatalogueGroup`, such as ``'-C(=O)O'`` (carboxylic acid) or
+    ``'-O'`` (side-chain hydroxyl). The file lists larger groups before
+    smaller ones on the same core atom: match them in this order with one
+    ``taken`` set per molecule (:func:`occurrences`) so that each atom
+    belongs to one catalogue group at most."""
+    purpose = 'the functional-group catalogue'
+    catalog = require('rdkit.Chem.FragmentCatalog', purpose)
+    config = require('rdkit.RDConfig', purpose)
+    params = catalog.FragCatParams(1, 6, os.path.join(
+        config.RDDataDir, 'FunctionalGroups.txt'))
+    # The catalogue's molecules live only as long as params: parse the text.
+    found = [params.GetFuncGroup(i) for i in range(params.GetNumFuncGroups())]
+    return tuple(CatalogueGroup(g.GetProp('_Name'), g.GetProp('_fragSMARTS'),
+                                _parse_smarts(g.GetProp('_fragSMARTS')))
+                 for g in found)
 
 
 def _parse_smarts(pattern):
@@ -104,7 +183,8 @@ class Group(object):
     """One named group of map positions, parsed from its spec.
 
     Args:
-        name (str): The group's name (letters, digits, ``_``, ``.``, ``-``).
+        name (str): The group's name (letters, digits, ``_``, ``.``, ``-``
+            and spaces between them, as in ``'alkyl chain'``).
         spec: What the group holds:
 
             - a boolean array: a mask over one item's map positions
@@ -118,8 +198,9 @@ class Group(object):
     def __init__(self, name, spec, *, feature_names=None):
         if not isinstance(name, str) or not NAME.fullmatch(name):
             raise ValueError(
-                'group names may hold letters, digits, _, . and - (they name '
-                'scalars such as mass/<name>), got {!r}'.format(name))
+                'group names may hold letters, digits, _, . and -, and '
+                'spaces between them (they name scalars such as '
+                'mass/<name>), got {!r}'.format(name))
         self.name = name
         self.smarts = self.mask_spec = self.indices = None
         if isinstance(spec, str):

@@ -56,6 +56,18 @@ def finite_rows(saliency):
     return numpy.isfinite(saliency.reshape(len(saliency), -1)).all(axis=1)
 
 
+def _check_spread(visualizer, M):
+    if not callable(getattr(visualizer, 'visualize_spread', None)):
+        raise TypeError('show_std=True draws the spread beside each map, but '
+                        '{} has no visualize_spread method (ImageVisualizer, '
+                        'MolVisualizer and SmilesVisualizer have one)'.format(
+                            type(visualizer).__name__))
+    if not (is_int(M) and M > 1):
+        raise ValueError('show_std=True draws the spread of the M samples of '
+                         'each map; give compute=dict(M=...) with M > 1 '
+                         '(SmoothGrad, BayesGrad), got M={!r}'.format(M))
+
+
 def limits_of(saliency):
     """The colour scale that shows ``saliency`` whole: symmetric around zero
     for signed maps, ``(0, max)`` for non-negative ones."""
@@ -97,6 +109,11 @@ class ReportEntry(object):
             stops the run when ``eval_fun`` returns a mean (a
             ``Classifier``'s loss), which divides the saliency by the rows
             per pass; opt out only when the dependence is intended.
+        show_std (bool): With ``M > 1`` samples, draw beside each item's
+            map a second panel of its spread, the standard deviation over
+            the samples (``saliency_std`` in the arrays), in the units of
+            the map's colour scale: a tile for images, rings for molecules.
+            Needs a visualizer with ``visualize_spread``.
         metrics (tuple of str): How far the maps can be trusted, measured
             at every report (see :mod:`saliency_ext.report.quality`):
             ``'deletion'``, ``'insertion'`` (faithfulness, against a random
@@ -108,7 +125,9 @@ class ReportEntry(object):
             a boolean mask over one item's map (images), feature indices or
             names (tables, names from ``visualize['feature_names']``), or a
             SMARTS pattern matched on each item's molecule (its ``smiles``
-            in ``item_kwargs``).
+            in ``item_kwargs``). For molecules each report's
+            ``fragments.csv`` also ranks the SMARTS groups, with RDKit's
+            functional groups, by their attribution.
         ground_truth (tuple of str): Groups that are known to matter, also
             reported as ``auroc/<name>``: the AUROC of |saliency| against
             the group, over the items that contain it.
@@ -118,8 +137,9 @@ class ReportEntry(object):
 
     def __init__(self, calculator, visualizer, *, compute=None, method='raw',
                  ch_axis=None, visualize=None, item_kwargs=None, scale=None,
-                 include_mean=False, allow_batch_dependence=False, metrics=(),
-                 groups=None, ground_truth=(), metric_steps=10):
+                 include_mean=False, allow_batch_dependence=False,
+                 show_std=False, metrics=(), groups=None, ground_truth=(),
+                 metric_steps=10):
         if not isinstance(calculator, BaseCalculator):
             raise TypeError('calculator must be a saliency calculator, got '
                             '{!r}'.format(type(calculator).__name__))
@@ -157,6 +177,8 @@ class ReportEntry(object):
         self.ch_axis = ch_axis
         self.visualize_options = visualize
         self.item_kwargs = item_kwargs
+        if show_std:
+            _check_spread(visualizer, compute.get('M', 1))
         self.scale = scale
         self.include_mean = bool(include_mean)
         self.allow_batch_dependence = bool(allow_batch_dependence)
@@ -165,6 +187,7 @@ class ReportEntry(object):
                 visualizer.visualize).parameters
         except (TypeError, ValueError):
             self._titled = False
+        self.show_std = bool(show_std)
 
     def settings(self):
         """A JSON-serialisable description of what makes the maps, saved
@@ -201,10 +224,17 @@ class ReportEntry(object):
 
     def saliency(self, data, converter=concat_examples, *, batchsize=None,
                  item_seeds=None):
+        """The mean maps of :meth:`arrays`: ``(N, ...)``."""
+        return self.arrays(data, converter, batchsize=batchsize,
+                           item_seeds=item_seeds)['saliency']
+
+    def arrays(self, data, converter=concat_examples, *, batchsize=None,
+               item_seeds=None):
         """Computes and aggregates the maps of ``data`` (an array, a tuple
-        of arrays or a list of items): ``(N, ...)``, in groups of
-        ``batchsize`` items (all in one by default). ``item_seeds``: see
-        ``calculator.compute``.
+        of arrays or a list of items), in groups of ``batchsize`` items (all
+        in one by default): ``'saliency'``, the mean over the samples
+        ``(N, ...)``, and with ``M > 1`` ``'saliency_std'``, their standard
+        deviation. ``item_seeds``: see ``calculator.compute``.
 
         What the model reports meanwhile (a ``Classifier``'s loss) goes to
         a reporter of its own and is dropped, so the trainer's observation
@@ -214,8 +244,12 @@ class ReportEntry(object):
                 data, batchsize=batchsize or len(as_dataset(data)),
                 converter=converter, item_seeds=item_seeds,
                 **self.compute_options)
-        return self.calculator.aggregate(samples, method=self.method,
-                                         ch_axis=self.ch_axis)
+        arrays = dict(saliency=self.calculator.aggregate(
+            samples, method=self.method, ch_axis=self.ch_axis))
+        if len(samples) > 1:
+            arrays['saliency_std'] = self.calculator.spread(
+                samples, method=self.method, ch_axis=self.ch_axis)
+        return arrays
 
     def explained(self, data, converter):
         """What the maps of ``data`` explain, for the pictures' labels: the
@@ -258,10 +292,13 @@ class ReportEntry(object):
         ``scale='first'`` keeps from the first report."""
         return numpy.array([limits_of(m) for _, m in self.maps(saliency)])
 
-    def render(self, saliency, bound, limits=None, *, on_error=None):
+    def render(self, saliency, bound, limits=None, *, std=None,
+               on_error=None):
         """Draws the maps. ``limits``, shaped ``(n_maps, 2)``, fixes each
         map's ``(vmin, vmax)``; without it each map is scaled by the
-        visualizer's own scaler. Returns ``(name, rgb)`` pairs.
+        visualizer's own scaler. With ``show_std``, each item's spread in
+        ``std`` (shaped as ``saliency``) is drawn beside its map. Returns
+        ``(name, rgb)`` pairs.
 
         A map that fails to draw raises, or, with ``on_error``, takes the
         picture ``on_error(position, name, error)`` returns, so that one
@@ -275,15 +312,17 @@ class ReportEntry(object):
                  for i in range(len(maps))]
         names = [name for name, _ in maps]
         return list(zip(names, self.draw(
-            [m for _, m in maps], bound, limits, on_error=None if
+            [m for _, m in maps], bound, limits, std=std, on_error=None if
             on_error is None else lambda i, error: on_error(
                 i, names[i], error))))
 
-    def draw(self, maps, bound, limits=None, *, on_error=None):
+    def draw(self, maps, bound, limits=None, *, std=None, on_error=None):
         """Draws ``maps`` with the per-map arguments ``bound`` (missing ones
         are empty: the mean) and the per-map ``(vmin, vmax)`` ``limits`` (or
-        None for the visualizer's own scale). Returns the pictures; a map
-        that fails to draw raises, or takes ``on_error(position, error)``.
+        None for the visualizer's own scale); with ``show_std``, the spread
+        ``std[i]`` of each of the first ``len(std)`` maps beside it. Returns
+        the pictures; a map that fails to draw raises, or takes
+        ``on_error(position, error)``.
         """
         from saliency_ext.visualizers import FixedScaler
         pictures = []
@@ -294,6 +333,8 @@ class ReportEntry(object):
                 kwargs['scaler'] = FixedScaler(*limits[i])
             try:
                 rgb = self.visualizer.visualize(item, **kwargs)
+                if self.show_std and std is not None and i < len(std):
+                    rgb = self._beside_spread(rgb, item, std[i], kwargs)
             except Exception as error:
                 if on_error is None:
                     raise
@@ -325,3 +366,22 @@ class ReportEntry(object):
         if lo < 0 and not negative:  # magnitudes: only the upper half shows
             return (0., hi), False
         return (lo, hi), lo < 0
+
+    def _beside_spread(self, rgb, item, item_std, kwargs):
+        """``rgb`` with the spread's panel on its right, on a scale whose
+        top is the largest magnitude of the map's own colour scale."""
+        from saliency_ext.visualizers import Scaler
+        from saliency_ext.visualizers.base import side_by_side
+        scaler = kwargs.pop('scaler', None)
+        vmin, vmax = scaler.limits(item) if isinstance(scaler, Scaler) \
+            else limits_of(item)
+        panel = self.visualizer.visualize_spread(
+            item_std, top=max(-vmin, vmax) or 1., **kwargs)
+        return side_by_side(rgb, panel)
+
+    @property
+    def spread_note(self):
+        """What the second panel of a picture with its spread shows, for the
+        picture's legend."""
+        return 'right: the std over the {} samples, full at the scale\'s ' \
+            'end'.format(self.compute_options.get('M'))

@@ -20,12 +20,15 @@ class Explained(object):
         outputs (dict): What the maps explain, from the same model (the
             calculator's ``explain_outputs``: ``values``, ``classes``,
             ``labels``), for the pictures' labels; None when unavailable.
+        spread (numpy.ndarray): With ``M > 1`` samples, their standard
+            deviation, shaped as ``saliency``; else None.
     """
     saliency: object = None
     error: str = None
     seconds: float = 0.
     exception: Exception = dataclasses.field(default=None, compare=False)
     outputs: dict = None
+    spread: object = None
 
     @classmethod
     def failed(cls, exception, seconds):
@@ -48,8 +51,12 @@ def join(shares, *, ranked=False):
                 'rank {})'.format(share.error, rank)
             return Explained(None, error, seconds, share.exception)
     kept = [share for share in shares if share.saliency is not None]
+    spread = None
+    if all(share.spread is not None for share in kept):
+        spread = numpy.concatenate([share.spread for share in kept])
     return Explained(numpy.concatenate([share.saliency for share in kept]),
-                     None, seconds, outputs=_joined_outputs(kept))
+                     None, seconds, outputs=_joined_outputs(kept),
+                     spread=spread)
 
 
 def _joined_outputs(shares):

@@ -33,6 +33,7 @@ from saliency_ext.sinks.base import ReportSink
 from saliency_ext.sinks.files import FilesSink
 from saliency_ext.sinks.layout import ReportLayout
 from saliency_ext.sinks.lock import FolderLock
+from saliency_ext.sinks.molecules import MoleculeExportSink, ProbeMolecules
 from saliency_ext.sinks.storage import Picture
 from saliency_ext.sinks.tensorboard import TensorBoardSink, entry_group
 from saliency_ext.validation import is_int
@@ -127,6 +128,7 @@ def _finite_or_none(value):
 def _sink_names(sink):
     """What the index calls a sink, and what the messages call it."""
     known = {FilesSink: ('files', 'the files'),
+             MoleculeExportSink: ('molecules', 'the molecule exports'),
              TensorBoardSink: ('tensorboard', 'the TensorBoard events')}
     name = type(sink).__name__
     return known.get(type(sink), (name, 'the sink ' + name))
@@ -402,6 +404,7 @@ class SaliencyReport(extension.Extension):
             self._tensorboard = tensorboard
         self._check_start()
         self._check_same_probe()
+        molecules = self._molecule_probes()  # in every process: same errors
         if not self.is_writer:
             return
         layout = ReportLayout(os.path.join(out, self._out_dir))
@@ -412,6 +415,8 @@ class SaliencyReport(extension.Extension):
             self._session = self._recover(layout, previous)
             lock.update(session=self._session)
             self._sinks = [FilesSink(layout)]
+            if molecules:
+                self._sinks.append(MoleculeExportSink(layout, molecules))
             if self._tensorboard is not False:
                 self._sinks.append(TensorBoardSink(
                     self._tensorboard, mark=layout.mark,
@@ -602,14 +607,15 @@ class SaliencyReport(extension.Extension):
                  for i in items]
         start = time.perf_counter()
         try:
-            saliency = self._series[name].entry.saliency(
+            arrays = self._series[name].entry.arrays(
                 data, converter, batchsize=self._group_size,
                 item_seeds=seeds)
         except Exception as error:
             return Explained.failed(error, time.perf_counter() - start)
         seconds = time.perf_counter() - start
-        return Explained(saliency, None, seconds,
-                         outputs=self._explained(name, data, converter, epoch))
+        return Explained(arrays['saliency'], None, seconds,
+                         outputs=self._explained(name, data, converter, epoch),
+                         spread=arrays.get('saliency_std'))
 
     def explain(self, epoch, *, entries=None):
         """Computes this process's share of the probe for each entry (all
@@ -624,6 +630,17 @@ class SaliencyReport(extension.Extension):
             return {name: self._explain_items(name, items, epoch)
                     for name in self._series
                     if entries is None or name in entries}
+
+    def _molecule_probes(self):
+        """The molecule entries' probe molecules, prepared for the exports
+        (``fragments.csv``, ``molecules.sdf``)."""
+        probes = {}
+        for name, series in self._series.items():
+            mols = series.molecules()
+            if mols is not None:
+                probes[name] = ProbeMolecules(mols, self._probe.indices,
+                                              series.entry.groups)
+        return probes
 
     def run(self, epoch, iteration, *, entries=None):
         """Makes one report, stamped with ``epoch`` and ``iteration``, of
@@ -738,6 +755,8 @@ class SaliencyReport(extension.Extension):
             limits = series.limits(saliency)
             texts = item_texts(self._probe.indices, result.outputs)
             arrays = dict(saliency=saliency, **arrays)
+            if result.spread is not None:
+                arrays['saliency_std'] = result.spread
         notes = [random_model_warning(values)] if iteration > 0 else []
         record = self._record(name, epoch, iteration, result.seconds, moved,
                               error, saliency)
@@ -844,7 +863,8 @@ class SaliencyReport(extension.Extension):
         pictures = {}
         if saliency is not None:
             drawn, rendering = ReportPictures(
-                series, self._stamp(record), texts).draw(saliency, limits)
+                series, self._stamp(record), texts).draw(
+                    saliency, limits, std=arrays.get('saliency_std'))
             pictures = {name: Picture.of(rgb) for name, rgb in drawn.items()}
             if rendering.failures:
                 problems.append(self._drawing_failed(record, rendering) +
@@ -852,17 +872,16 @@ class SaliencyReport(extension.Extension):
                 causes += rendering.errors
                 items = [f['item'] for f in rendering.failures
                          if f['item'] is not None]
-        record['files'] = self._layout.report_files(
-            record['entry'], record['epoch'], record['iteration'],
-            record['session'], pictures, arrays)
+        listed = [sink.files(record, pictures, arrays) for sink in self._sinks]
+        record['files'] = [path for paths in listed for path in paths]
         record['time'] = time.time()
         for stage in ('write', 'flush'):
-            for sink in self._sinks:
+            for sink, files in zip(self._sinks, listed):
                 try:
                     getattr(sink, stage)(*(
                         (record, pictures, arrays) if stage == 'write' else ()))
                 except Exception as e:
-                    problems.append(self._sink_failed(record, sink, e))
+                    problems.append(self._sink_failed(record, sink, files, e))
                     causes.append(e)
         try:
             self._layout.append(record)
@@ -895,11 +914,12 @@ class SaliencyReport(extension.Extension):
         return words
 
     @staticmethod
-    def _sink_failed(record, sink, error):
-        """Records in ``record`` that ``sink`` failed; returns the words."""
+    def _sink_failed(record, sink, files, error):
+        """Records in ``record`` that ``sink`` failed (the ``files`` it
+        named are not listed: a failing sink removes them); returns the
+        words."""
         what, called = _sink_names(sink)
-        if isinstance(sink, FilesSink):
-            record['files'] = []  # the sink removed the report's folder
+        record['files'] = [f for f in record['files'] if f not in files]
         words = 'could not write {}: {}'.format(called, error)
         record['failed'].append(dict(what=what, path=getattr(
             error, 'filename', None), error=str(error)))

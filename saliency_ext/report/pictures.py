@@ -95,26 +95,32 @@ class ReportPictures(object):
         self.stamp = stamp
         self.texts = list(texts)
 
-    def draw(self, saliency, limits=None):
+    def draw(self, saliency, limits=None, *, std=None):
         """Returns the pictures, name -> RGB (a picture per map, ``item_NN``
         and ``mean``, then ``overview`` and ``history``), and the
         :class:`~saliency_ext.report.series.Rendering` of the maps: a map
         that cannot be drawn is a placeholder everywhere, named in its
-        failures."""
+        failures. With ``std`` (the maps' spread) and an entry that shows
+        it, each item's picture holds its spread beside its map; the
+        overview and the history show the maps alone."""
         maps = self.entry.maps(saliency)
         rendering = self.series.render(saliency, limits=limits,
-                                       placeholders=True)
+                                       placeholders=True, std=std)
         panels = [compose.enlarge(rgb, MIN_TILE)
                   for _, rgb in rendering.pictures]
         texts = self.texts + [self.entry.mean_title(saliency)]
         header = '{} \u00b7 {}'.format(self.series.name, self.stamp)
         pictures = {}
+        spread = std is not None and self.entry.show_std
         for i, ((name, item), panel) in enumerate(zip(maps, panels)):
             scale, signed = self.entry.scale_of(
                 item, None if limits is None else limits[i])
+            note = self.entry.spread_note if spread and i < len(std) \
+                else None
             pictures[name] = compose.framed(
                 panel, [header, texts[i]], compose.legend(
-                    max(panel.shape[1], MIN_WIDTH), scale, signed))
+                    max(panel.shape[1], MIN_WIDTH), scale, signed,
+                    note=note))
         shared = shared_limits(self.series, maps, limits)
         pictures[OVERVIEW] = self._overview(maps, panels, texts, limits,
                                             shared, header)

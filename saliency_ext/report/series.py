@@ -4,7 +4,7 @@ import typing
 
 import numpy
 
-from saliency_ext.metrics import mean_rank_correlation
+from saliency_ext.metrics import mean_rank_correlation, molecule_of
 from saliency_ext.report.entry import limits_of
 from saliency_ext.report.errors import describe, wrap
 from saliency_ext.report.history import History
@@ -80,6 +80,31 @@ class EntrySeries(object):
         self.previous = None
         self.last = None  # (epoch, iteration, session) of self.previous
 
+    def molecules(self):
+        """The probe items' molecules when the entry draws molecules (every
+        item has a ``smiles`` or ``mol`` visualizer argument), in the atom
+        order of the maps; None for other entries.
+
+        Raises:
+            ValueError: If only some items have a molecule or a SMILES does
+                not parse.
+        """
+        mols = []
+        for item, kwargs in enumerate(self.item_kwargs):
+            try:
+                mols.append(molecule_of(kwargs))
+            except (TypeError, ValueError) as error:
+                raise ValueError('entry {!r}, probe item {}: {}'.format(
+                    self.name, item, error))
+        missing = [i for i, mol in enumerate(mols) if mol is None]
+        if len(missing) == len(mols):
+            return None
+        if missing:
+            raise ValueError("entry {!r}: probe items {} have no 'smiles' or "
+                             "'mol', the others have".format(self.name,
+                                                             missing))
+        return mols
+
     # -- one report -------------------------------------------------------------
 
     def measure(self, saliency, data, converter, *, items=None):
@@ -130,10 +155,11 @@ class EntrySeries(object):
                             for maps in zip(*per_report)])
 
     def render(self, saliency, limits=None, items=None, *,
-               placeholders=False):
+               placeholders=False, std=None):
         """Draws the maps of ``saliency`` with the series' limits (or the
         ``limits`` given); ``items`` are the probe positions of its rows
-        when it holds only some.
+        when it holds only some; ``std``, the maps' spread over the samples
+        (same rows), is drawn beside them when the entry shows it.
 
         A map that cannot be drawn raises, or, with ``placeholders``, is
         drawn as a placeholder that names the item and the error, the size
@@ -153,7 +179,7 @@ class EntrySeries(object):
                 index=None if item is None else self.indices[item]))
             return None
 
-        pictures = self.entry.render(saliency, bound, limits,
+        pictures = self.entry.render(saliency, bound, limits, std=std,
                                      on_error=failed if placeholders else None)
         drawn = [rgb for _, rgb in pictures if rgb is not None]
         size = (drawn[0].shape[1], drawn[0].shape[0]) if drawn else \

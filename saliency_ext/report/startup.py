@@ -104,12 +104,13 @@ def check_item_arguments(series, probe):
 
 
 def check_first_item(series, probe):
-    """Explains and draws probe item 0, and measures the entry's metrics on
-    it."""
+    """Explains and draws probe item 0 (with its spread, when shown), and
+    measures the entry's metrics on it."""
     data, converter = probe.data([0])
     try:
-        saliency = series.entry.saliency(data, converter)
-        series.render(saliency, items=[0])
+        arrays = series.entry.arrays(data, converter)
+        saliency = arrays['saliency']
+        series.render(saliency, items=[0], std=arrays.get('saliency_std'))
         if series.metrics.enabled:
             series.measure(saliency, data, converter, items=[0])
     except Exception as error:

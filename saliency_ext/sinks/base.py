@@ -30,9 +30,10 @@ class ReportSink(object):
       ``png`` attribute holds its PNG file, encoded once for every sink
       (do not change the pixels in place);
     - ``arrays`` (dict): the saved arrays (``'saliency'``: the aggregated
-      maps ``(N, ...)``; ``'metrics/<name>'``: the metrics per item, and
-      the deletion and insertion curves); empty when the computation
-      failed.
+      maps ``(N, ...)``; with ``M > 1`` samples ``'saliency_std'``, their
+      standard deviation over the samples; ``'metrics/<name>'``: the
+      metrics per item, and the deletion and insertion curves); empty when
+      the computation failed.
 
     After every sink has written a report, each is flushed, and then the
     record is appended to the index: what the index lists is in every sink.
@@ -46,6 +47,12 @@ class ReportSink(object):
     def open(self, out):
         """Called once when the report starts, with the trainer's ``out``
         folder."""
+
+    def files(self, record, pictures, arrays):
+        """The files, relative to the report folder, that :meth:`write`
+        will write for this report: the record lists those of every sink
+        (``record['files']``). None by default."""
+        return []
 
     def write(self, record, pictures, arrays):
         """Takes one report of one entry."""

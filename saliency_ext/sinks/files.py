@@ -17,6 +17,11 @@ class FilesSink(ReportSink):
     def __init__(self, layout):
         self.layout = layout
 
+    def files(self, record, pictures, arrays):
+        return self.layout.report_files(
+            record['entry'], record['epoch'], record['iteration'],
+            record['session'], pictures, arrays)
+
     def write(self, record, pictures, arrays):
         try:
             self.layout.write_report(record, pictures, arrays)

@@ -9,6 +9,8 @@ the public way to read a report folder back::
         item_00.png ...               one picture per probe item
         mean.png                      the probe's mean map (if asked for)
         saliency.npz                  the aggregated maps and what made them
+        fragments.csv                 molecule entries: attribution per group
+        molecules.sdf                 molecule entries: per-atom attributions
     <root>/<entry>/evolution/item_00.png ...
                                       the replay's strips over the snapshots
     <root>/replay.json                the replay's own record
@@ -19,6 +21,7 @@ repeated at an iteration already on disk never overwrites the earlier one.
 Session 0 has no ``-sS`` suffix.
 """
 import contextlib
+import csv
 import hashlib
 import json
 import os
@@ -32,6 +35,8 @@ from saliency_ext.sinks.storage import (TEMPORARY, ReportIndex, read_npz,
 INDEX = 'index.jsonl'
 PROBE = 'probe.npz'
 ARRAYS = 'saliency.npz'
+FRAGMENTS = 'fragments.csv'
+MOLECULES = 'molecules.sdf'
 EVOLUTION = 'evolution'
 MANIFEST = 'replay.json'
 LOCK = '.lock'
@@ -131,6 +136,13 @@ class ReportLayout(object):
         if arrays:
             files.append(os.path.join(folder, ARRAYS))
         return files
+
+    def export_files(self, entry, epoch, iteration, session):
+        """The exports of one report of a molecule entry, relative to the
+        root: its fragments table and its SD file."""
+        folder = self.report_dir(entry, epoch, iteration, session)
+        return [os.path.join(folder, FRAGMENTS),
+                os.path.join(folder, MOLECULES)]
 
     def evolution_path(self, entry, picture):
         """Where the replay draws the evolution strip of one picture."""
@@ -268,6 +280,17 @@ class ReportLayout(object):
         for path in record['files']:
             if os.path.basename(path) == ARRAYS:
                 return path
+        return None
+
+    def read_fragments(self, record):
+        """The rows of a record's ``fragments.csv`` as dicts of strings
+        (columns ``group``, ``source``, ``smarts``, ``occurrences``,
+        ``molecules``, ``mean``, ``std``), best ranked first; ``None`` if
+        it wrote none."""
+        for path in record['files']:
+            if os.path.basename(path) == FRAGMENTS:
+                with open(self.path(path), newline='') as f:
+                    return list(csv.DictReader(f))
         return None
 
     def read_arrays(self, record):

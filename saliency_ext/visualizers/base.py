@@ -192,3 +192,17 @@ class BaseVisualizer:
         values, limits, signed = scalers.apply_scaler(saliency, scaler)
         missing |= ~np.isfinite(values)
         return ScaledSaliency(np.where(missing, 0.0, values), missing, limits, signed)
+
+
+def side_by_side(left, right, gap=8):
+    """Two RGB ``uint8`` pictures as one, ``right`` beside ``left`` with a
+    white ``gap`` (pixels) between them; the shorter one gets a white band
+    on top, so that pictures with and without a title line up at the
+    bottom."""
+    height = max(left.shape[0], right.shape[0])
+
+    def padded(rgb):
+        top = np.full((height - rgb.shape[0],) + rgb.shape[1:], 255, np.uint8)
+        return np.concatenate([top, rgb])
+    space = np.full((height, gap, 3), 255, np.uint8)
+    return np.concatenate([padded(left), space, padded(right)], axis=1)

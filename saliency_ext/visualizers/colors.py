@@ -10,6 +10,12 @@ RED = np.array([0.86, 0.08, 0.08])
 BLUE = np.array([0.10, 0.30, 0.86])
 #: RGB in [0, 1] of NaN or infinite saliency: a grey unlike any colour of the maps.
 MISSING = np.array([0.55, 0.55, 0.55])
+#: RGB in [0, 1] of the largest spread of the samples of a map: a teal that neither the
+#: red/blue of the maps nor a greyscale image under them has.
+SPREAD = np.array([0.0, 0.45, 0.38])
+#: RGB in [0, 1] of the rings that show the spread on molecules: the spread's colour,
+#: lightened so that black atom labels stay readable over it.
+SPREAD_RING = 1.0 - 0.55 * (1.0 - SPREAD)
 
 _WHITE = np.ones(3)
 _LUT_SIZE = 256
@@ -39,6 +45,19 @@ def red_blue(value):
 
 #: Chainer Chemistry's name of :func:`red_blue`, the default ``color_fn`` of molecules.
 red_blue_cmap = red_blue
+
+
+def spread_ramp(positions):
+    """Colour map of a spread on ``[0, 1]``: white at zero (the image shows through), towards
+    :data:`SPREAD` as it grows.
+
+    Args:
+        positions (numpy.ndarray): values in ``[0, 1]``.
+
+    Returns:
+        numpy.ndarray: RGB in ``[0, 1]``, shape ``positions.shape + (3,)``.
+    """
+    return _WHITE + np.asarray(positions, dtype=np.float64)[..., None] * (SPREAD - _WHITE)
 
 
 def lookup_table(cmap, signed):

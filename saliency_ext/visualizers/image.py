@@ -211,6 +211,31 @@ class ImageVisualizer(BaseVisualizer):
             image_pixels(kwargs['image'])
         check_bbox_inches(kwargs.get('bbox_inches'))
 
+    def visualize_spread(self, spread, image=None, save_filepath=None, *, top, title=None,
+                         cmap=colors.spread_ramp, **options):
+        """Draw how much the samples of a map disagree: ``spread`` (the standard deviation of
+        each pixel over the samples) over ``image``, on the unsigned scale ``[0, top]``, by
+        default from white at zero (the image shows through) to teal.
+
+        A report draws this tile beside the mean map, with ``top`` the largest magnitude of
+        the mean's colour scale, so the two tiles read in the same units.
+
+        Args:
+            spread (numpy.ndarray or cupy.ndarray): the map of standard deviations, shaped
+                as for :meth:`visualize`.
+            image, save_filepath: as for :meth:`visualize`.
+            top (float): the spread drawn in the full colour; larger values saturate.
+            title (str or None): a title above the tile.
+            cmap: the colour map, as for :meth:`visualize`.
+            **options: the other options of :meth:`visualize` (``alpha``, ``show_colorbar``,
+                ``clip_percentile``), but not ``scaler``.
+
+        Returns:
+            numpy.ndarray: the picture, ``uint8`` ``(H, W, 3)``.
+        """
+        return self.visualize(spread, image, save_filepath, scaler=scalers.FixedScaler(0., top),
+                              title=title, cmap=cmap, **options)
+
     def _figure(self, rgb, lut, limits, title):
         """Redraw ``rgb`` in a matplotlib figure with a colorbar in raw units, and a title."""
         purpose = 'ImageVisualizer (colorbar)'

@@ -230,6 +230,87 @@ class MolVisualizer(BaseVisualizer):
                              f'{n_atoms} atoms; was it computed for another molecule?')
         return saliency[:n_atoms]
 
+    def visualize_spread(self, spread, mol, save_filepath=None, *, top, title=None,
+                         legend='', **visualize_options):
+        """Draw ``mol`` with a ring around each atom whose width shows how much the samples
+        of its saliency disagree (the standard deviation over the samples).
+
+        The molecule is drawn in the layout of :meth:`visualize` (the same depiction), its
+        lines and labels over the rings; each ring starts half a ``highlight_radius`` from
+        its atom's centre and its width grows linearly with the spread, from none at zero to
+        ``highlight_radius`` at ``top`` and beyond. Atoms of zero or non-finite spread get
+        no ring. A report draws this panel beside the mean's, with
+        ``top`` the largest magnitude of the mean's colour scale, so that the widest ring
+        means a spread as large as the strongest colour.
+
+        Args:
+            spread (numpy.ndarray or cupy.ndarray): 1-D, one value per atom, as the
+                saliency of :meth:`visualize`.
+            mol (rdkit.Chem.Mol): the molecule.
+            save_filepath (str or None): a ``.png`` or ``.svg`` file to write the picture to.
+            top (float): the spread drawn as the widest ring, > 0.
+            title (str): text drawn under the molecule; by default ``legend``, so that the
+                molecule sits as in the picture of :meth:`visualize` with that legend.
+            legend (str): as for :meth:`visualize`.
+            **visualize_options: the other options of :meth:`visualize` (colours, scaler),
+                accepted so that one set of arguments draws both panels; unused.
+
+        Returns:
+            numpy.ndarray: the picture, ``uint8`` ``(height, width, 3)``.
+        """
+        self._output_extension(save_filepath)
+        chem = require('rdkit.Chem', 'MolVisualizer')
+        if not isinstance(mol, chem.Mol):
+            raise TypeError(f'mol must be an rdkit.Chem.Mol, got {type(mol).__name__}: {mol!r}')
+        if not (isinstance(top, numbers.Real) and top > 0):
+            raise ValueError(f'top must be a positive number, got {top!r}')
+        spread = self._atom_saliency(spread, mol.GetNumAtoms())
+        fraction = np.where(np.isfinite(spread), np.clip(spread / top, 0, 1), 0)
+        title = legend if title is None else title
+        depiction = _depiction(mol, self.size, title)
+        radius = self.highlight_radius * depiction.pixels_per_angstrom
+        rings = [(*depiction.atoms[atom], radius, float(fraction[atom]) * radius)
+                 for atom in np.flatnonzero(fraction > 0)]
+        draw = require('rdkit.Chem.Draw.rdMolDraw2D', 'MolVisualizer')
+        return self._write(self._ringed(depiction, rings), save_filepath, svg=lambda: (
+            self._draw_rings(draw.MolDraw2DSVG(*self.size), mol, rings, title)))
+
+    def _ringed(self, depiction, rings):
+        """The cached drawing of the molecule over its rings, drawn with PIL and multiplied
+        with the drawing (as :meth:`_highlighted` does), so lines and labels stay black. A
+        ring ``(x, y, radius, width)`` starts half a radius from the atom's centre."""
+        image = require('PIL.Image', 'MolVisualizer')
+        image_draw = require('PIL.ImageDraw', 'MolVisualizer')
+        layer = image.new('RGB', self.size, 'white')
+        pen = image_draw.Draw(layer)
+        ring = tuple(colors.to_uint8(colors.SPREAD_RING).tolist())
+        for x, y, radius, width in rings:
+            outer = radius / 2 + width
+            pen.ellipse((x - outer, y - outer, x + outer, y + outer), outline=ring,
+                        width=max(1, round(width)))
+        product = depiction.skeleton.astype(np.uint16) * np.asarray(layer, np.uint16)
+        return ((product + 127) // 255).astype(np.uint8)
+
+    @staticmethod
+    def _draw_rings(drawer, mol, rings, title):
+        """Draw the rings with an RDKit ``MolDraw2D``, then the molecule over them, with
+        the drawer's own line width; returns its output (SVG text)."""
+        geometry = require('rdkit.Geometry', 'MolVisualizer')
+        _options(drawer)
+        drawer.ClearDrawing()
+        drawer.drawOptions().clearBackground = False
+        line_width = drawer.LineWidth()
+        drawer.SetFillPolys(False)
+        drawer.SetColour(tuple(colors.SPREAD_RING.tolist()))
+        for x, y, radius, width in rings:
+            drawer.SetLineWidth(max(1, round(width)))
+            drawer.DrawArc(geometry.Point2D(x, y), (radius + width) / 2, 0., 360.,
+                           rawCoords=True)
+        drawer.SetLineWidth(line_width)
+        drawer.DrawMolecule(mol, legend=title)
+        drawer.FinishDrawing()
+        return drawer.GetDrawingText()
+
     def _draw(self, drawer, mol, highlights, legend):
         """Draw with an RDKit ``MolDraw2D`` and return its output (PNG bytes or SVG text)."""
         atom_colors, bond_colors = highlights
@@ -300,3 +381,11 @@ class SmilesVisualizer(MolVisualizer):
         mol = _parsed(smiles, bool(add_Hs), bool(use_canonical_smiles))
         return super().visualize(saliency, mol, save_filepath, visualize_ratio, color_fn, scaler,
                                  legend, color_bonds=color_bonds)
+
+    def visualize_spread(self, spread, smiles, save_filepath=None, *, top, title=None,
+                         add_Hs=False, use_canonical_smiles=False, **visualize_options):
+        """Parse ``smiles`` as :meth:`visualize` does and draw the spread's rings as
+        :meth:`MolVisualizer.visualize_spread` does."""
+        mol = _parsed(smiles, bool(add_Hs), bool(use_canonical_smiles))
+        return super().visualize_spread(spread, mol, save_filepath, top=top, title=title,
+                                        **visualize_options)

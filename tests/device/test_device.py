@@ -14,9 +14,9 @@ from chainer import training
 from tensorboard.backend.event_processing.event_accumulator import \
     EventAccumulator
 
-from saliency_ext import (GaussianNoiseSampler, GradientCalculator,
-                          IntegratedGradientsCalculator, OcclusionCalculator,
-                          ReportLayout, SaliencyReport,
+from saliency_ext import (GaussianNoiseSampler, GradCAMCalculator,
+                          GradientCalculator, IntegratedGradientsCalculator,
+                          OcclusionCalculator, ReportLayout, SaliencyReport,
                           VariableMonitorLinkHook)
 from saliency_ext.datasets import concat_mols, load_esol
 from saliency_ext.metrics import deletion_insertion, randomized_parameters
@@ -92,6 +92,37 @@ def test_deterministic_methods_give_the_numbers_of_the_cpu(device, make_case,
     model = copy.deepcopy(case[0]).to_device(device)
     on_device = explained(case, model, method)
     assert isinstance(on_device, numpy.ndarray)
+    numpy.testing.assert_allclose(on_device, on_cpu, rtol=1e-4, atol=1e-5)
+
+
+class StridedCNN(chainer.Chain):
+    """A 4 x 4 map of 8 x 8 images, so that Grad-CAM resizes it."""
+
+    def __init__(self):
+        super(StridedCNN, self).__init__()
+        with self.init_scope():
+            self.conv = L.Convolution2D(3, 4, ksize=3, stride=2, pad=1)
+            self.out = L.Linear(4 * 4 * 4, 3)
+
+    def forward(self, x):
+        return self.out(F.relu(self.conv(x)))
+
+
+@pytest.mark.parametrize('mode', ['gradcam', 'layercam'])
+def test_gradcam_gives_the_numbers_of_the_cpu(device, mode):
+    numpy.random.seed(4)
+    model = StridedCNN()
+    images = cnn_case()[1]
+
+    def maps(model):
+        return GradCAMCalculator(
+            model, mode=mode, target='top',
+            target_extractor=VariableMonitorLinkHook(model.conv)).compute(
+                images, batchsize=len(images))
+    on_cpu = maps(model)
+    on_device = maps(copy.deepcopy(model).to_device(device))
+    assert isinstance(on_device, numpy.ndarray)
+    assert on_device.shape == (1, 4, 8, 8) and on_cpu.any()
     numpy.testing.assert_allclose(on_device, on_cpu, rtol=1e-4, atol=1e-5)
 
 

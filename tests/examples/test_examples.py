@@ -3,9 +3,11 @@ snapshot, write their findings from the report's own arrays, and their
 ``replay_config`` rebuilds the same report around the snapshot's model.
 
 The scientific claims need the default epochs (minutes); here only the
-pipeline that measures them is checked.
+pipeline that measures them is checked, except ESOL's fragment ranking,
+which a run of a few epochs already shows.
 """
 import contextlib
+import csv
 import io
 import json
 import math
@@ -19,30 +21,34 @@ from saliency_ext import SaliencyReport
 from saliency_ext.sinks.layout import ReportLayout
 from tests.examples.loading import load_example
 
-EPOCHS = 1
-
-#: example -> entries, the entries whose maps are deterministic (no noise,
-#: no dropout), the shape of one probe item's map, and the findings' keys.
+#: example -> epochs, entries, the entries whose maps are deterministic
+#: (no noise, no dropout), the shape of one probe item's map, and the
+#: findings' keys.
 EXAMPLES = {
     'iris': dict(
+        epochs=1,
         entries={'vanilla_grad', 'smooth_grad', 'integrated_gradients'},
         deterministic=['vanilla_grad', 'integrated_gradients'],
         item_shape=(4,), mean_picture=True,
         keys={'features', 'random_forest', 'random_forest_top2', 'methods',
               'n_items', 'example'}),
     'digits': dict(
+        epochs=1,
         entries={'vanilla_grad', 'smooth_grad', 'bayes_grad',
-                 'integrated_gradients', 'occlusion'},
-        deterministic=['vanilla_grad', 'integrated_gradients', 'occlusion'],
+                 'integrated_gradients', 'occlusion', 'grad_cam'},
+        deterministic=['vanilla_grad', 'integrated_gradients', 'occlusion',
+                       'grad_cam'],
         item_shape=(16, 16), mean_picture=False,
         keys={'inked_threshold', 'blank_threshold', 'clear_ratio',
               'n_items', 'methods', 'example'}),
     'esol': dict(
+        epochs=8,
         entries={'integrated_gradients', 'bayes_grad'},
         deterministic=['integrated_gradients'],
         item_shape=None, mean_picture=False,
         keys={'n_items', 'claim_method', 'methods', 'hydroxyl_O_positive',
-              'chain_C_negative', 'showcase', 'reports', 'example'}),
+              'chain_C_negative', 'showcase', 'reports', 'fragments',
+              'hydroxyl_above_alkyl_chain', 'example'}),
 }
 
 
@@ -52,6 +58,7 @@ class Run(object):
         self.result, self.printed = result, printed
         self.layout = ReportLayout(os.path.join(out, 'saliency'))
         self.spec = EXAMPLES[name]
+        self.epochs = self.spec['epochs']
 
 
 @pytest.fixture(scope='module', params=sorted(EXAMPLES))
@@ -61,8 +68,8 @@ def run(request, tmp_path_factory, device):
     out = str(tmp_path_factory.mktemp(name))
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        result = module.main(['--epochs', str(EPOCHS), '--out', out,
-                              '--device', str(device)])
+        result = module.main(['--epochs', str(EXAMPLES[name]['epochs']),
+                              '--out', out, '--device', str(device)])
     return Run(name, module, out, result, printed.getvalue())
 
 
@@ -83,7 +90,8 @@ def test_reports_files_and_index(run):
     assert {r['entry'] for r in records} == run.spec['entries']
     for entry in run.spec['entries']:
         mine = run.layout.records(entry)
-        assert [r['epoch'] for r in mine] == list(range(EPOCHS + 1))
+        assert [r['epoch'] for r in mine] == [0] + \
+            run.module.common.report_epochs(run.epochs)
         for record in mine:
             assert record['error'] is None
             for path in record['files']:
@@ -100,9 +108,9 @@ def test_reports_files_and_index(run):
     assert any(f.startswith('events.out.tfevents') for f in os.listdir(
         os.path.join(run.out, 'tensorboard')))
     assert os.path.isfile(os.path.join(run.out, 'snapshot_epoch_{}'.format(
-        EPOCHS)))
+        run.epochs)))
     with open(os.path.join(run.out, 'args.json')) as f:
-        assert json.load(f)['epochs'] == EPOCHS
+        assert json.load(f)['epochs'] == run.epochs
 
 
 def test_findings_written_and_printed(run):
@@ -116,7 +124,7 @@ def test_findings_written_and_printed(run):
     assert values and all(math.isfinite(v) for v in values)
     assert set(written['methods']) == run.spec['entries']
     for method in written['methods'].values():
-        assert method['epoch'] == EPOCHS  # read from the last report
+        assert method['epoch'] == run.epochs  # read from the last report
         assert method['label'] in run.printed
     assert 'findings written to' in run.printed
 
@@ -149,12 +157,29 @@ def test_specific_findings(run):
         # mass/hydroxyl of every report, from the index
         records = run.layout.records('integrated_gradients')
         assert [r['epoch'] for r in found['reports']] == \
-            [r['epoch'] for r in records] == list(range(EPOCHS + 1))
+            [r['epoch'] for r in records] == \
+            [0] + run.module.common.report_epochs(run.epochs)
         for report, record in zip(found['reports'], records):
             assert report['mass/hydroxyl'] == \
                 record['metrics']['mass/hydroxyl']
             assert 0 < report['mass/hydroxyl'] < 1
         assert 'mass/hydroxyl' in run.printed
+        esol_fragments_rank_hydroxyl_above_alkyl_chain(run)
+
+
+def esol_fragments_rank_hydroxyl_above_alkyl_chain(run):
+    """Issue 15: in every report after epoch 5, of both entries, hydroxyl
+    ranks above alkyl chain in fragments.csv, read here with csv."""
+    after = [r for r in run.layout.records() if r['epoch'] > 5]
+    assert {r['entry'] for r in after} == run.spec['entries']
+    for record in after:
+        path = [p for p in record['files'] if p.endswith('fragments.csv')]
+        with open(run.layout.path(path[0]), newline='') as f:
+            groups = [row['group'] for row in csv.DictReader(f)]
+        assert groups.index('hydroxyl') < groups.index('alkyl chain'), (
+            record['entry'], record['epoch'], groups)
+    ranked = run.result['hydroxyl_above_alkyl_chain']
+    assert ranked == dict(after_epoch=5, reports=len(after), holds=True)
 
 
 def test_replay_config_rebuilds_model_and_report(run, tmp_path):
@@ -162,7 +187,7 @@ def test_replay_config_rebuilds_model_and_report(run, tmp_path):
     assert isinstance(model, chainer.Link)
     assert isinstance(report, SaliencyReport)
     chainer.serializers.load_npz(
-        os.path.join(run.out, 'snapshot_epoch_{}'.format(EPOCHS)), model,
+        os.path.join(run.out, 'snapshot_epoch_{}'.format(run.epochs)), model,
         path='updater/model:main/')
     last = run.layout.records()[-1]
     report.setup(str(tmp_path))

@@ -77,6 +77,7 @@ def test_a_linear_model_follows_the_closed_form(item_shape, ch_axis, steps):
 
 
 def test_deletion_removes_atoms_at_the_embedding_and_keeps_padding():
+    numpy.random.seed(1)  # weights whose f(x) - f(baseline) is not tiny
     model = EmbedModel()
     tokens = numpy.array([[1, 2, 3, 0], [4, 5, 0, 0]], numpy.int32)
     real = tokens > 0  # token 0 is padding here

@@ -59,6 +59,7 @@ def test_a_mask_group_broadcasts_over_channels():
 
 @pytest.mark.parametrize('name,spec,error,match', [
     ('bad name!', [0], ValueError, 'group names may hold'),
+    (' alkyl chain', [0], ValueError, 'group names may hold'),
     ('x', 'C(', ValueError, "group 'x': 'C\\(' is not a valid SMARTS"),
     ('x', numpy.zeros(3, bool), ValueError, 'selects no position'),
     ('x', [0.5, 1.5], TypeError, 'boolean mask, feature indices'),
@@ -93,3 +94,7 @@ def test_auroc_agrees_with_scikit_learn_also_with_ties():
     values = group_auroc(saliency, real, group)
     assert values[0] == 1.  # |-5| is the largest real position
     assert numpy.isnan(values[1])  # the item does not contain the group
+
+
+def test_names_may_hold_inner_spaces():
+    assert Group('alkyl chain', '[CH2X4,CH3X4;!R]').name == 'alkyl chain'

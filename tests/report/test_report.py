@@ -7,8 +7,9 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import \
     EventAccumulator
 
-from saliency_ext import (GradientCalculator, ReportEntry, SaliencyReport,
-                          SaliencyReportError, TableVisualizer)
+from saliency_ext import (GradientCalculator, ReportEntry, ReportSink,
+                          SaliencyReport, SaliencyReportError,
+                          TableVisualizer)
 from saliency_ext.metrics import mean_rank_correlation
 from saliency_ext.sinks.storage import safe_name
 from saliency_ext.sinks.layout import ReportLayout
@@ -75,6 +76,30 @@ def test_events_files_and_index_agree(tmp_path):
     log = json.load(open(tmp_path / 'log'))
     assert all('saliency/vanilla/rank_corr' in row and
                'saliency/ig/seconds' in row for row in log)
+
+
+def test_spread_is_saved_beside_the_mean_with_several_samples(tmp_path):
+    class Recording(ReportSink):
+        def __init__(self):
+            self.arrays = {}
+
+        def write(self, record, pictures, arrays):
+            self.arrays[record['entry'], record['epoch']] = arrays
+
+    sink = Recording()
+    trainer, _ = make_trainer(tmp_path, epochs=1, sinks=[sink])
+    trainer.run()
+    layout = ReportLayout(tmp_path / 'saliency')
+    for record in layout.records():
+        arrays = layout.read_arrays(record)
+        assert set(arrays) - {'epoch', 'iteration', 'settings'} == set(
+            sink.arrays[record['entry'], record['epoch']])
+        if record['entry'] == 'smooth bayes':  # M=5 samples
+            std = arrays['saliency_std']
+            assert std.shape == arrays['saliency'].shape == (6, 4)
+            assert (std >= 0).all() and (std > 0).any()
+        else:
+            assert 'saliency_std' not in arrays
 
 
 def test_rank_correlation_is_measured_against_the_previous_report(tmp_path):

@@ -8,6 +8,7 @@ Chem = pytest.importorskip('rdkit.Chem')
 rdMolDraw2D = pytest.importorskip('rdkit.Chem.Draw.rdMolDraw2D')
 
 from saliency_ext.visualizers import FixedScaler, MolVisualizer, SmilesVisualizer  # NOQA: E402
+from saliency_ext.visualizers import colors  # NOQA: E402
 from saliency_ext.visualizers.colors import MISSING  # NOQA: E402
 
 _RADIUS = 10  # pixels around an atom's centre to look at
@@ -192,3 +193,60 @@ def test_highlights_keep_a_margin_from_the_border(red, blue):
     border = np.concatenate([rgb[:8].reshape(-1, 3), rgb[-8:].reshape(-1, 3),
                              rgb[:, :8].reshape(-1, 3), rgb[:, -8:].reshape(-1, 3)])
     assert red(rgb).any() and not red(border).any()
+
+
+# -- the spread panel: rings whose width shows the standard deviation ---------
+
+@pytest.fixture
+def last_drawer(monkeypatch):
+    """Records the Cairo drawers the visualizer makes; returns the list."""
+    drawers = []
+    cairo = rdMolDraw2D.MolDraw2DCairo
+
+    def recording(*args):
+        drawers.append(cairo(*args))
+        return drawers[-1]
+
+    monkeypatch.setattr(rdMolDraw2D, 'MolDraw2DCairo', recording)
+    return drawers
+
+
+def test_spread_rings_sit_on_their_atoms_and_widen_with_the_spread(last_drawer):
+    mol = _mol('CCCC')
+    visualizer = MolVisualizer(size=(400, 300))
+    plain = visualizer.visualize_spread(np.zeros(4), mol, top=2.)
+    areas = []
+    for value in (0.5, 1.0, 2.0, 4.0):
+        rgb = visualizer.visualize_spread(np.array([0., 0., value, 0.]), mol, top=2.)
+        ring = np.argwhere((rgb != plain).any(axis=-1))
+        centre = last_drawer[-1].GetDrawCoords(2)
+        np.testing.assert_allclose(ring.mean(axis=0), (centre.y, centre.x), atol=1.5)
+        # the ring leaves the atom's centre free
+        distance = np.hypot(ring[:, 0] - centre.y, ring[:, 1] - centre.x)
+        assert distance.min() > 5
+        areas.append(len(ring))
+    assert areas[0] < areas[1] < areas[2]
+    assert areas[3] == areas[2]  # a spread beyond top saturates
+
+
+def test_spread_panel_as_svg_and_from_smiles(tmp_path):
+    path = tmp_path / 'spread.svg'
+    rgb = SmilesVisualizer().visualize_spread(np.array([0.5, 1., 0.]), 'CCO', top=1.,
+                                              title='std', save_filepath=str(path),
+                                              legend='ignored')
+    np.testing.assert_array_equal(
+        rgb, MolVisualizer().visualize_spread(np.array([0.5, 1., 0.]), _mol('CCO'), top=1.,
+                                              title='std'))
+    root = ElementTree.parse(path).getroot()
+    strokes = [re.search(r'stroke:#([0-9A-Fa-f]{6})', e.get('style') or '')
+               for e in root.iter()]
+    ring = colors.to_uint8(colors.SPREAD_RING)
+    rings = [m for m in strokes
+             if m and np.abs(np.array(list(bytes.fromhex(m.group(1)))) - ring).max() <= 2]
+    assert len(rings) == 2  # one per atom with a spread
+    assert len([e for e in root.iter() if e.get('class') == 'legend']) == len('std')
+
+
+def test_spread_needs_a_positive_top():
+    with pytest.raises(ValueError, match='top must be a positive number'):
+        MolVisualizer().visualize_spread(np.zeros(3), _mol('CCO'), top=0.)
