@@ -466,7 +466,11 @@ class SaliencyReport(extension.Extension):
 
     def serialize(self, serializer):
         if isinstance(serializer, chainer.serializer.Serializer):
-            self._decide()
+            if self._ranks.size == 1:
+                # Several processes decide together at the first call: a
+                # save before it (ChainerMN's multi-node snapshot sends what
+                # it loaded to the other ranks) keeps the state as loaded.
+                self._decide()
             self._raise_or_warn(self._writer.drain() if self._writer else [])
             serializer(STATE_KEY, json.dumps(self._state()))
         else:

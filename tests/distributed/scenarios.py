@@ -222,9 +222,10 @@ def scenario_failures(out, comm):
 
 # -- resume ---------------------------------------------------------------------
 
-#: The resume styles tried. ChainerMN's multi-node snapshot loads in its
-#: ``initialize``, which runs after the report's: that order is issue 11's.
-RESUME_STYLES = ('checkpointer',)
+#: The resume styles tried: ChainerMN's checkpointer loads before training
+#: starts; its multi-node snapshot loads in its ``initialize``, which runs
+#: after the report's (the report decides at its first call).
+RESUME_STYLES = ('checkpointer', 'multi_node_snapshot')
 
 
 def scenario_resume(out, comm):
