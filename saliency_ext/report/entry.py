@@ -1,5 +1,4 @@
 """One named line of a saliency report: calculator, options, visualizer."""
-import inspect
 import numbers
 
 import chainer
@@ -182,11 +181,6 @@ class ReportEntry(object):
         self.scale = scale
         self.include_mean = bool(include_mean)
         self.allow_batch_dependence = bool(allow_batch_dependence)
-        try:
-            self._titled = 'title' in inspect.signature(
-                visualizer.visualize).parameters
-        except (TypeError, ValueError):
-            self._titled = False
         self.show_std = bool(show_std)
 
     def settings(self):
@@ -305,11 +299,6 @@ class ReportEntry(object):
         item does not take the others' pictures with it.
         """
         maps = self.maps(saliency)
-        titles = [{'title': self.mean_title(saliency)} if name == 'mean' and
-                  self._titled and 'title' not in self.visualize_options
-                  else {} for name, _ in maps]
-        bound = [dict(bound[i] if i < len(bound) else {}, **titles[i])
-                 for i in range(len(maps))]
         names = [name for name, _ in maps]
         return list(zip(names, self.draw(
             [m for _, m in maps], bound, limits, std=std, on_error=None if

@@ -156,3 +156,16 @@ def test_spread_is_drawn_beside_each_item_on_the_maps_scale():
         [[-4., 2.]] * 2), std=std))['item_00']
     spread_tile = visualizer.visualize_spread(std[0], top=4.)
     numpy.testing.assert_array_equal(picture[:, -6:], spread_tile[:, -6:])
+
+
+def test_the_mean_is_drawn_as_the_items_are_its_caption_says_what_it_is():
+    # The report's caption names the mean ("mean of 3 probe items"): the
+    # bars drawn under it carry no second title of their own.
+    saliency = numpy.array([[1., -2., 0., 3.], [3., 0., 1., -1.],
+                            [-1., 2., 2., 1.]])
+    visualizer = TableVisualizer()
+    entry = ReportEntry(GRAD, visualizer, include_mean=True)
+    pictures = dict(entry.render(saliency, [{}] * 3))
+    numpy.testing.assert_array_equal(
+        pictures['mean'], visualizer.visualize(saliency.mean(axis=0)))
+    assert entry.mean_title(saliency) == 'mean of 3 probe items'
