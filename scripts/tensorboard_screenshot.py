@@ -8,8 +8,9 @@ Usage::
         [--tab timeseries|images|scalars] [--size 1400x1000] [--wait 20] \
         [--card-width 600] [--actual-size]
 
-TensorBoard is started with ``--samples_per_plugin images=0`` (keep every
-picture), as the README advises. Not run by CI: it needs Chromium.
+TensorBoard is started with ``--samples_per_plugin images=1000``, as the
+README advises (``images=0``, documented as "keep all", shows no picture in
+TensorBoard 2.21). Not run by CI: it needs Chromium.
 """
 import argparse
 import base64
