@@ -38,11 +38,29 @@ def train(out, style='autoload', epochs=8, result=None, stop=None,
     os._exit(1 if 'error' in outcome else 0)
 
 
+def iteration_file(stop):
+    """Where a run with a ``stop`` file says which iteration it reached."""
+    return stop + '.iteration'
+
+
+def reached(stop):
+    """The iteration a run with a ``stop`` file reached (-1 before the
+    first)."""
+    try:
+        with open(iteration_file(stop)) as f:
+            return int(f.read() or -1)
+    except FileNotFoundError:
+        return -1
+
+
 class _Stop(object):
-    """Stops training when a file appears (or at the usual end)."""
+    """Stops training when a file appears (or at the usual end); says at
+    each iteration which one it reached."""
 
     def __init__(self, path, usual):
         self.path, self.usual = path, usual
 
     def __call__(self, trainer):
+        with open(iteration_file(self.path), 'w') as f:
+            f.write(str(trainer.updater.iteration))
         return os.path.exists(self.path) or self.usual(trainer)

@@ -1,4 +1,4 @@
-"""A real full disk: a 2 MB tmpfs mounted by the test (it needs root, which CI
+"""A real full disk: a 4 MB tmpfs mounted by the test (it needs root, which CI
 has; skipped with the reason otherwise), filled while a training subprocess
 reports to files and TensorBoard. Training never hangs; every failure is
 recorded in the index once it is writable again (at the end of training at the
@@ -14,6 +14,7 @@ import pytest
 from saliency_ext.sinks.events import whole_records
 from tests.faults.checks import (Promises, layout_of, leftovers, lost_records,
                                  outcome, run_child, started)
+from tests.faults.child import REPORT_EVERY, reached
 
 pytestmark = pytest.mark.slow
 
@@ -22,12 +23,12 @@ FULL = dict(entries=('vanilla', 'smooth bayes', 'ig'), probe_size=6)
 
 @pytest.fixture
 def disk(tmp_path):
-    """A 2 MB tmpfs."""
+    """A 4 MB tmpfs: room for the earlier run (about 2.2 MB) and a filler."""
     if os.geteuid() != 0:
         pytest.skip('mounting a tmpfs needs root (CI runs the tests as root)')
     mount = tmp_path / 'disk'
     mount.mkdir()
-    done = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=2m', 'tmpfs',
+    done = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=4m', 'tmpfs',
                            str(mount)], capture_output=True, text=True)
     if done.returncode:
         pytest.skip('cannot mount a tmpfs here: ' + done.stderr.strip())
@@ -76,8 +77,12 @@ def test_a_full_disk_is_recorded_once_writable_and_never_hangs(
     assert started(second, out)
     # full: reports fail for a while, the index cannot be written either
     assert wait_until(lambda: os.statvfs(disk).f_bavail < 4)
-    time.sleep(3)
-    assert second.is_alive()  # not stopped, not hung: still training
+    # training goes on (not stopped, not hung) for four reports more, so
+    # that with two reports waiting at most, one was written on a full disk
+    full_at = reached(str(stop))
+    assert wait_until(lambda: reached(str(stop)) > full_at +
+                      4 * REPORT_EVERY)
+    assert second.is_alive()
     os.remove(filler)  # space again: what waited in memory is written
     stop.touch()
     second.join(120)
