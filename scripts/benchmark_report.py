@@ -16,9 +16,11 @@ TensorBoard events. Printed per trigger:
   saliency computation, what the report must cost); ``overhead / compute``
   is the target (at most 1.5 with a report every epoch);
 - the writer thread's time per report: draw (the pictures, captions and
-  legends), encode (PNG, once per picture) and write (files, TensorBoard
-  events and the index, encoding excluded), and the most reports that
-  waited at once.
+  legends: the wait for the drawing process, which also encodes them),
+  encode (PNG, where the writer thread encodes: with ``background='thread'``)
+  and write (files, TensorBoard events and the index, encoding excluded).
+  ``--background thread`` draws on the writer thread, as before the drawing
+  process, for comparison.
 
 Then the metrics: the forward rows that deletion and insertion (K = 10
 steps, each with its random control) evaluate per probe item, counted at
@@ -28,7 +30,8 @@ them every epoch against the run without them, medians per report. The
 randomised model's maps are made once per run, at the first report: their
 cost is timed on its own.
 
-Usage: python scripts/benchmark_report.py [--epochs 10] [--out DIR]
+Usage: python scripts/benchmark_report.py [--epochs 10] [--rounds 2] [--out DIR]
+       [--background thread]
 """
 import argparse
 import collections
@@ -49,6 +52,7 @@ from saliency_ext import (GaussianNoiseSampler, GradientCalculator,
 from saliency_ext.datasets import concat_mols, load_esol
 from saliency_ext.metrics import randomized_parameters
 from saliency_ext.models import GraphRegressor
+from saliency_ext.report import drawing
 from saliency_ext.report import pictures as pictures_module
 from saliency_ext.sinks import storage
 from saliency_ext.sinks import FilesSink, ReportLayout, TensorBoardSink
@@ -73,9 +77,11 @@ def timed(stage, function):
     return run
 
 
-# the stages of the writer thread, timed where the report calls them
+# the stages of the writer thread, timed where the report calls them (the
+# drawing process's own time counts as the writer's wait for it)
 pictures_module.ReportPictures.draw = timed(
     'draw', pictures_module.ReportPictures.draw)
+drawing.ProcessDrawing.draw = timed('draw', drawing.ProcessDrawing.draw)
 storage.encode_png = timed('encode', storage.encode_png)
 
 
@@ -108,7 +114,7 @@ class TimedReport(SaliencyReport):
 
 
 def make_report(predictor, esol, trigger, out, comm=None, metrics=(),
-                eval_fun=None):
+                eval_fun=None, background=True):
     hook = VariableMonitorLinkHook(predictor.graph.embed)
     common = dict(eval_fun=eval_fun or (
         lambda atoms, adjs: predictor(atoms, adjs)[:, 0]),
@@ -124,10 +130,10 @@ def make_report(predictor, esol, trigger, out, comm=None, metrics=(),
                                       M=M, noise_sampler=GaussianNoiseSampler()),
                                   **visualize),
     }, probe_size=PROBE, converter=concat_mols, trigger=trigger, out_dir=out,
-        initial=False, comm=comm)
+        initial=False, comm=comm, background=background)
 
 
-def train(esol, epochs, trigger, out, metrics=()):
+def train(esol, epochs, trigger, out, metrics=(), background=True):
     numpy.random.seed(0)
     predictor = GraphRegressor()
     model = L.Classifier(predictor, lossfun=F.mean_squared_error)
@@ -141,7 +147,7 @@ def train(esol, epochs, trigger, out, metrics=()):
     report = floor = None
     if trigger is not None:
         report = make_report(predictor, esol, trigger, 'saliency',
-                             metrics=metrics)
+                             metrics=metrics, background=background)
         floor = FloorProbe(predictor, report)
         trainer.extend(report)
         trainer.extend(floor, trigger=trigger, name='floor')
@@ -219,6 +225,9 @@ def main():
                         help='runs of each training, interleaved; the '
                         'fastest counts (default: %(default)s)')
     parser.add_argument('--out', default=None)
+    parser.add_argument('--background', default=True, type=lambda v: v,
+                        choices=[True, 'thread'],
+                        help="'thread' draws on the writer thread")
     args = parser.parse_args()
     out = args.out or tempfile.mkdtemp(prefix='saliency-bench-')
     esol = load_esol()
@@ -230,7 +239,8 @@ def main():
             SECONDS.clear()
             trigger = None if interval is None else (interval, 'epoch')
             result = train(esol, args.epochs, trigger, '{}/{}{}-{}'.format(
-                out, interval, '-metrics' * bool(metrics), k), metrics)
+                out, interval, '-metrics' * bool(metrics), k), metrics,
+                background=args.background)
             runs[interval, metrics].append(result + (dict(SECONDS),))
     base = min(r[0] for r in runs[None, ()])
     base_cpu = min(r[1] for r in runs[None, ()])

@@ -419,8 +419,7 @@ def _write_step(report, group, missing, result, rank, summary, callback):
     snapshot = group[position]
     step = (snapshot.epoch, snapshot.iteration)
     for name in missing:  # go on from the reports made before
-        report.series[name].resume(report.layout, until=step,
-                                   step=report.step)
+        report.resume_series(name, until=step)
     failure = report.publish(snapshot.epoch, snapshot.iteration, explained)
     if failure is not None:
         return failure

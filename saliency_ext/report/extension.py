@@ -17,13 +17,14 @@ from chainer.training.triggers import ManualScheduleTrigger
 
 from saliency_ext.random_state import preserved_random_state
 from saliency_ext.report.background import BackgroundWriter
+from saliency_ext.report.drawing import ProcessDrawing, ThreadDrawing, can_fork
 from saliency_ext.report.entry import ReportEntry, finite_rows
 from saliency_ext.report.errors import (SaliencyReportError, describe,
                                         describe_nonfinite, nonfinite_items,
                                         subject, wrap)
 from saliency_ext.report.explained import Explained, join
 from saliency_ext.report.history import FRAMES, ITEMS, History
-from saliency_ext.report.pictures import ReportPictures, item_texts
+from saliency_ext.report.pictures import item_texts
 from saliency_ext.report.probe import Probe, choose_probe
 from saliency_ext.report.quality import random_model_warning
 from saliency_ext.report.ranks import Ranks
@@ -34,7 +35,6 @@ from saliency_ext.sinks.files import FilesSink
 from saliency_ext.sinks.layout import ReportLayout
 from saliency_ext.sinks.lock import FolderLock
 from saliency_ext.sinks.molecules import MoleculeExportSink, ProbeMolecules
-from saliency_ext.sinks.storage import Picture
 from saliency_ext.sinks.tensorboard import TensorBoardSink, entry_group
 from saliency_ext.validation import is_int
 
@@ -160,9 +160,11 @@ class SaliencyReport(extension.Extension):
     into the index and to TensorBoard, those of the initial report too.
 
     Only the saliency computation blocks training; drawing and writing run
-    on a background thread, in order, at most ``max_pending`` reports
-    behind: past that training waits (with one warning naming the entry)
-    rather than memory growing. The report is training-neutral: the
+    in the background, in order, at most ``max_pending`` reports behind:
+    past that training waits (with one warning naming the entry) rather
+    than memory growing. The pictures are drawn in a child process (where
+    the platform can fork), which keeps drawing from slowing the training
+    thread down; a background thread writes them. The report is training-neutral: the
     random state, ``chainer.config``, parameter gradients and link hooks
     are as they were after it ran.
 
@@ -225,7 +227,11 @@ class SaliencyReport(extension.Extension):
             warning. Drawing and write failures are recorded in the index
             either way, and raised at the next trigger, a snapshot or
             ``finalize`` at the latest.
-        background (bool): Draw and write on a background thread.
+        background (bool or str): ``True``: draw in a child process and
+            write on a background thread (draw on that thread where the
+            platform cannot fork); ``'thread'``: draw and write on the
+            background thread; ``False``: draw and write in the training
+            thread, in the call.
         sinks (list of ReportSink): More destinations, beside the files and
             TensorBoard: each receives every report's record, pictures and
             arrays.
@@ -285,6 +291,9 @@ class SaliencyReport(extension.Extension):
         self._tensorboard = tensorboard
         self._step = step
         self._strict = strict
+        if background not in (True, False, 'thread'):
+            raise ValueError("background must be True, False or 'thread', "
+                             'got {!r}'.format(background))
         self._background = background
         self._user_sinks = _sinks(sinks)
         # what a snapshot keeps
@@ -430,6 +439,12 @@ class SaliencyReport(extension.Extension):
             lock.release()
             raise
         self._layout, self._lock = layout, lock
+        if self._background is True and can_fork():
+            self._drawing = ProcessDrawing(self._series, layout.root,
+                                           close_fds=[lock.fileno()])
+            self._drawing.start()  # from this thread, before training
+        else:
+            self._drawing = ThreadDrawing(self._series, layout.root)
         self._writer = BackgroundWriter(
             self._background,
             max_pending=self._max_pending * len(self._series),
@@ -488,8 +503,10 @@ class SaliencyReport(extension.Extension):
         self._raise_or_warn(errors)
 
     def _close(self):
-        """Writes the index records still pending, closes the sinks and lets
-        the folder's lock go; returns what failed."""
+        """Stops the drawing process, writes the index records still
+        pending, closes the sinks and lets the folder's lock go; returns what
+        failed."""
+        self._drawing.close()
         errors = []
         index = self._layout.index
         try:
@@ -536,6 +553,14 @@ class SaliencyReport(extension.Extension):
                               'snapshot: its series starts at the next '
                               'report'.format(name))
 
+    def resume_series(self, name, *, until=None):
+        """Has entry ``name``'s series go on from the reports in the folder
+        made before the report at ``until`` (``(epoch, iteration)``; None:
+        all of them), where it draws too (in report order)."""
+        self._series[name].resume(self._layout, until=until, step=self._step)
+        self._writer.submit(self._drawing.resume, name, until, self._step,
+                            label=name, pictures=0)
+
     def _decide(self, *, together=False):
         """Once every extension has initialized: a resumed run continues its
         series from the report folder; a fresh one writes the untrained
@@ -549,8 +574,8 @@ class SaliencyReport(extension.Extension):
             self._resumed
         if resumed:
             if self.is_writer:
-                for series in self._series.values():
-                    series.resume(self._layout, step=self._step)
+                for name in self._series:
+                    self.resume_series(name)
         elif initial is not None:
             self._finish(initial, together=together)
 
@@ -866,10 +891,9 @@ class SaliencyReport(extension.Extension):
         saliency = arrays.get('saliency')
         pictures = {}
         if saliency is not None:
-            drawn, rendering = ReportPictures(
-                series, self._stamp(record), texts).draw(
-                    saliency, limits, std=arrays.get('saliency_std'))
-            pictures = {name: Picture.of(rgb) for name, rgb in drawn.items()}
+            pictures, rendering = self._drawing.draw(
+                series.name, self._stamp(record), texts, saliency, limits,
+                arrays.get('saliency_std'))
             if rendering.failures:
                 problems.append(self._drawing_failed(record, rendering) +
                                 '; drawn as placeholders')

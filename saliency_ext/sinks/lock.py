@@ -42,6 +42,12 @@ class FolderLock(object):
         """bool: Whether this object holds the lock."""
         return self._fd is not None
 
+    def fileno(self):
+        """The descriptor holding the lock (None when not held): a child
+        process forked meanwhile closes it, so that the lock ends with this
+        process."""
+        return self._fd
+
     def acquire(self):
         """Takes the lock, or raises :class:`FolderInUseError` naming the folder and who
         holds it.

@@ -209,9 +209,12 @@ class Picture(np.ndarray):
     """
 
     @classmethod
-    def of(cls, rgb):
-        """``rgb`` (checked to be uint8 ``(H, W, 3)``) as a :class:`Picture`."""
-        return np.ascontiguousarray(check_rgb(rgb)).view(cls)
+    def of(cls, rgb, png=None):
+        """``rgb`` (checked to be uint8 ``(H, W, 3)``) as a :class:`Picture`;
+        ``png``, its PNG file when it was already encoded."""
+        picture = np.ascontiguousarray(check_rgb(rgb)).view(cls)
+        picture._png = png
+        return picture
 
     def __array_finalize__(self, obj):
         self._png = None  # a view or a result of arithmetic encodes its own pixels

@@ -2,6 +2,7 @@
 TensorBoard's own EventAccumulator, and what drawing costs."""
 import io
 import os
+import signal
 import time
 
 import chainer
@@ -127,8 +128,9 @@ def test_labels_give_the_item_its_label_and_the_explained_score(tmp_path):
     numpy.testing.assert_array_equal(outputs['classes'], t)
 
 
+@pytest.mark.parametrize('background', [True, 'thread'])
 def test_each_picture_is_encoded_once_and_the_same_bytes_go_everywhere(
-        tmp_path, monkeypatch):
+        tmp_path, monkeypatch, background):
     encoded = []
     original = storage.encode_png
 
@@ -136,12 +138,16 @@ def test_each_picture_is_encoded_once_and_the_same_bytes_go_everywhere(
         encoded.append(rgb.shape)
         return original(rgb)
     monkeypatch.setattr(storage, 'encode_png', counting)
-    trainer, _ = make_trainer(tmp_path, epochs=1, probe_size=4)
+    trainer, _ = make_trainer(tmp_path, epochs=1, probe_size=4,
+                              background=background)
     trainer.run()
     layout = ReportLayout(tmp_path / 'saliency')
     records = layout.records()
     files = [f for r in records for f in r['files'] if f.endswith('.png')]
-    assert len(encoded) == len(files)  # not once more for TensorBoard
+    # drawn in a child process, the pictures come with their PNG files
+    # (encoded there, once); on the thread, once each, not again for
+    # TensorBoard
+    assert len(encoded) == (0 if background is True else len(files))
     accumulator = events(tmp_path)
     record = layout.records('ig')[-1]
     for path in record['files']:
@@ -213,13 +219,50 @@ def test_a_long_wait_shows_the_pictures_left(monkeypatch, capsys):
     assert 'pictures left' in capsys.readouterr().err
 
 
-def test_a_resumed_run_continues_the_history(tmp_path):
-    make_trainer(tmp_path, epochs=4, snapshot=2, tensorboard=False)[0].run()
-    resumed, _ = make_trainer(tmp_path, epochs=4, seed=5, tensorboard=False)
-    chainer.serializers.load_npz(str(tmp_path / 'snapshot_epoch_2'), resumed)
+def resumed_history(out, background):
+    """Trains 2 of 4 epochs, resumes from the snapshot; returns the resumed
+    report and the bytes of its last history picture."""
+    options = dict(epochs=4, tensorboard=False, background=background)
+    make_trainer(out, snapshot=2, **options)[0].run()
+    resumed, _ = make_trainer(out, seed=5, **options)
+    chainer.serializers.load_npz(str(out / 'snapshot_epoch_2'), resumed)
     resumed.run()
-    history = resumed.get_extension('SaliencyReport').series['ig'].history
+    layout = ReportLayout(out / 'saliency')
+    last = [f for f in layout.records('ig')[-1]['files']
+            if f.endswith('history.png')][0]
+    return resumed.get_extension('SaliencyReport'), \
+        open(layout.path(last), 'rb').read()
+
+
+def test_a_resumed_run_continues_the_history(tmp_path):
+    report, on_thread = resumed_history(tmp_path / 'thread', 'thread')
+    history = report.series['ig'].history
     # epochs 0-2 from before the snapshot, then 3 and 4 of the resumed run
     assert [f.label for f in history.kept] == [
         'epoch {}'.format(e) for e in range(5)]
     assert all(f.row is not None for f in history.kept)
+    # drawn in a child process, the history is the same picture
+    assert resumed_history(tmp_path / 'process', True)[1] == on_thread
+
+
+def test_a_drawing_process_that_dies_is_told_and_drawing_goes_on(tmp_path):
+    trainer, _ = make_trainer(tmp_path, epochs=1, tensorboard=False,
+                              entries=('ig',))
+    report = trainer.get_extension('SaliencyReport')
+    report.setup(str(tmp_path))
+    report.run(1, 5)
+    assert report._writer.drain() == []
+    for process in report._drawing._executor._processes.values():
+        os.kill(process.pid, signal.SIGKILL)
+        process.join()
+    with pytest.warns(UserWarning, match='the process drawing the pictures '
+                                         'ended'):
+        report.run(2, 10)
+        assert report._writer.drain() == []
+    report.finalize()
+    layout = ReportLayout(tmp_path / 'saliency')
+    records = layout.records()
+    assert [(r['epoch'], r['error']) for r in records] == [
+        (1, None), (2, None)]
+    assert all(os.path.isfile(layout.path(f)) for r in records
+               for f in r['files'])
