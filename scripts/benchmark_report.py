@@ -267,8 +267,10 @@ def main():
                   'every {} epoch{}'.format(interval, 's' * (interval > 1)),
                   n, blocking, floor, blocking / floor, report.compute,
                   extra, extra / report.compute, cpu - base_cpu,
-                  1000 * seconds['draw'] / n, 1000 * seconds['encode'] / n,
-                  1000 * (seconds['write'] - seconds['encode']) / n))
+                  1000 * seconds.get('draw', 0) / n,
+                  1000 * seconds.get('encode', 0) / n,
+                  1000 * (seconds.get('write', 0) -
+                          seconds.get('encode', 0)) / n))
     print('blocking: median seconds a report holds training; floor: one '
           'forward+backward pass\nover the stacked probe; compute: the sum '
           'of saliency/<entry>/seconds; overhead:\nextra wall time of the '

@@ -164,9 +164,9 @@ class SaliencyReport(extension.Extension):
     past that training waits (with one warning naming the entry) rather
     than memory growing. The pictures are drawn in a child process (where
     the platform can fork), which keeps drawing from slowing the training
-    thread down; a background thread writes them. The report is training-neutral: the
-    random state, ``chainer.config``, parameter gradients and link hooks
-    are as they were after it ran.
+    thread down; a background thread writes them. The report is
+    training-neutral: the random state, ``chainer.config``, parameter
+    gradients and link hooks are as they were after it ran.
 
     Nothing is lost or overwritten. Each report is made durable in order:
     its files, then its TensorBoard events written through to disk, then its
@@ -435,20 +435,26 @@ class SaliencyReport(extension.Extension):
                                self._probe.arrays, session=self._session)
             for sink in self._sinks:
                 sink.open(out)
+            self._drawing = self._start_drawing(layout.root, lock)
         except BaseException:
             lock.release()
             raise
         self._layout, self._lock = layout, lock
-        if self._background is True and can_fork():
-            self._drawing = ProcessDrawing(self._series, layout.root,
-                                           close_fds=[lock.fileno()])
-            self._drawing.start()  # from this thread, before training
-        else:
-            self._drawing = ThreadDrawing(self._series, layout.root)
         self._writer = BackgroundWriter(
             self._background,
             max_pending=self._max_pending * len(self._series),
             on_wait=self._behind)
+
+    def _start_drawing(self, root, lock):
+        """Where the pictures are drawn: a child process forked now, from
+        the thread that starts the report, before training (see
+        :mod:`saliency_ext.report.drawing`), or the writer thread."""
+        if self._background is not True or not can_fork():
+            return ThreadDrawing(self._series, root)
+        drawing = ProcessDrawing(self._series, root,
+                                 close_fds=[lock.fileno()])
+        drawing.start()
+        return drawing
 
     def _recover(self, layout, previous):
         """Clears what the folder's last writer left unfinished, warns about
