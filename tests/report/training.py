@@ -7,6 +7,7 @@ import chainer
 import chainer.functions as F
 import chainer.links as L
 import numpy
+import pytest
 from chainer import training
 from chainer.training import extensions
 from sklearn.datasets import load_iris
@@ -14,6 +15,7 @@ from sklearn.datasets import load_iris
 from saliency_ext import (GaussianNoiseSampler, GradientCalculator,
                           IntegratedGradientsCalculator, ReportEntry,
                           SaliencyReport, TableVisualizer)
+from saliency_ext.metrics import mean_rank_correlation
 
 
 class MLP(chainer.Chain):
@@ -136,3 +138,15 @@ def add_resume(trainer, style, trigger):
         trainer.extend(checkpointer, trigger=trigger)
     else:
         raise ValueError('unknown resume style {!r}'.format(style))
+
+
+def assert_series_continues(layout, new, entry='vanilla'):
+    """The first report of the resumed session (records ``new``, from
+    epoch 3) is compared with epoch 2 of session 0, the last report before
+    the snapshot: its ``rank_corr`` is the one of those two maps."""
+    at2 = [r for r in layout.records(entry, session=0)
+           if r['epoch'] == 2][0]
+    at3 = [r for r in new if r['entry'] == entry and r['epoch'] == 3][0]
+    assert at3['rank_corr'] == pytest.approx(mean_rank_correlation(
+        layout.read_arrays(at2)['saliency'],
+        layout.read_arrays(at3)['saliency']))

@@ -15,9 +15,8 @@ _RADIUS = 10  # pixels around an atom's centre to look at
 
 
 @pytest.fixture
-def atom_pixels(monkeypatch):
-    """Record the Cairo drawers the visualizer makes; ``atom_pixels(rgb, i)`` then returns the
-    pixels within ``_RADIUS`` of atom ``i`` in the last drawing."""
+def last_drawer(monkeypatch):
+    """Records the Cairo drawers the visualizer makes; returns the list."""
     drawers = []
     cairo = rdMolDraw2D.MolDraw2DCairo
 
@@ -26,6 +25,14 @@ def atom_pixels(monkeypatch):
         return drawers[-1]
 
     monkeypatch.setattr(rdMolDraw2D, 'MolDraw2DCairo', recording)
+    return drawers
+
+
+@pytest.fixture
+def atom_pixels(last_drawer):
+    """``atom_pixels(rgb, i)`` returns the pixels within ``_RADIUS`` of atom ``i`` in the last
+    drawing."""
+    drawers = last_drawer
 
     def pixels(rgb, i):
         point = drawers[-1].GetDrawCoords(i)
@@ -196,20 +203,6 @@ def test_highlights_keep_a_margin_from_the_border(red, blue):
 
 
 # -- the spread panel: rings whose width shows the standard deviation ---------
-
-@pytest.fixture
-def last_drawer(monkeypatch):
-    """Records the Cairo drawers the visualizer makes; returns the list."""
-    drawers = []
-    cairo = rdMolDraw2D.MolDraw2DCairo
-
-    def recording(*args):
-        drawers.append(cairo(*args))
-        return drawers[-1]
-
-    monkeypatch.setattr(rdMolDraw2D, 'MolDraw2DCairo', recording)
-    return drawers
-
 
 def test_spread_rings_sit_on_their_atoms_and_widen_with_the_spread(last_drawer):
     mol = _mol('CCCC')
