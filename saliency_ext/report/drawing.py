@@ -56,12 +56,10 @@ class ThreadDrawing(object):
     Args:
         series (dict): Entry name -> its
             :class:`~saliency_ext.report.series.EntrySeries`.
-        root (str): The report folder.
     """
 
-    def __init__(self, series, root):
+    def __init__(self, series):
         self.series = series
-        self.root = root
 
     def draw(self, name, stamp, texts, saliency, limits, std):
         """Draws one report of entry ``name``; returns the pictures and the
@@ -86,13 +84,14 @@ class ProcessDrawing(ThreadDrawing):
 
     Args:
         series (dict): As for :class:`ThreadDrawing`.
-        root (str): As for :class:`ThreadDrawing`.
+        root (str): The report folder, which :meth:`resume` reads.
         close_fds (list of int): Descriptors the child closes at once (the
             report folder's lock, which must end with this process).
     """
 
     def __init__(self, series, root, close_fds=()):
-        super(ProcessDrawing, self).__init__(series, root)
+        super(ProcessDrawing, self).__init__(series)
+        self.root = root
         self._close_fds = list(close_fds)
         self._executor = None
 

@@ -450,7 +450,7 @@ class SaliencyReport(extension.Extension):
         the thread that starts the report, before training (see
         :mod:`saliency_ext.report.drawing`), or the writer thread."""
         if self._background is not True or not can_fork():
-            return ThreadDrawing(self._series, root)
+            return ThreadDrawing(self._series)
         drawing = ProcessDrawing(self._series, root,
                                  close_fds=[lock.fileno()])
         drawing.start()
