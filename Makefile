@@ -3,7 +3,8 @@
 # isolation against setuptools<81; it also needs numpy<2 (requirements.txt).
 PYTHON ?= python3
 VENV ?= .venv
-# GPU: CuPy for the machine's CUDA (cupy-cuda12x for CUDA 12, cupy-cuda13x for 13).
+# GPU: CuPy for the machine's CUDA (cupy-cuda12x for CUDA 12, cupy-cuda13x for 13),
+# constrained by requirements.txt: CuPy 14 needs numpy 2, so pip picks CuPy 13.
 CUPY ?= cupy-cuda12x
 # A machine without the package registries installs from a folder of wheels
 # (WHEELS=dir) and may reuse its own packages (VENV_OPTIONS=--system-site-packages).
@@ -26,7 +27,7 @@ $(VENV)/.installed: requirements.txt setup.py
 install: $(VENV)/.installed
 
 install-gpu: install
-	$(PIP) install -q $(PIP_SOURCE) '$(CUPY)'
+	$(PIP) install -q $(PIP_SOURCE) -c requirements.txt '$(CUPY)'
 
 lint: install
 	$(VENV)/bin/flake8 saliency_ext tests examples scripts setup.py

@@ -183,7 +183,7 @@ def occlusion_rows(case):
     return calc.n_windows(shape) + 1
 
 
-def chainer_chemistry_fn(case, label, compute_kwargs):
+def chainer_chemistry_fn(case, label, compute_kwargs, device):
     try:
         from chainer_chemistry.saliency.calculator import (
             gradient_calculator, integrated_gradients_calculator,
@@ -194,7 +194,9 @@ def chainer_chemistry_fn(case, label, compute_kwargs):
     model, score = case['model'], case['score']
     if label.startswith('Grad-CAM'):  # it has none
         return None
-    kwargs = dict(eval_fun=lambda *x: F.sum(score(*x)))
+    # its calculators send the data to the CPU unless told the device (they
+    # look for it in the model's parameters as if they were arrays)
+    kwargs = dict(eval_fun=lambda *x: F.sum(score(*x)), device=device)
     if case.get('hook_link') is not None:
         kwargs['target_extractor'] = H(case['hook_link'], timing='post')
     if label.startswith('Integrated'):
@@ -241,7 +243,7 @@ def run_case(case, repeat, device):
                                link or case.get('hook_link')), repeat)
         loop = timed(lambda: make(max_batch=1, **common).compute(
             data, **dict(compute, batchsize=1)), 1)
-        cc = chainer_chemistry_fn(case, label, kwargs)
+        cc = chainer_chemistry_fn(case, label, kwargs, device)
         try:
             cc_time = timed(cc, max(1, repeat // 2)) if cc else None
         except Exception as error:  # its occlusion fails for windows > 1

@@ -30,8 +30,10 @@ them every epoch against the run without them, medians per report. The
 randomised model's maps are made once per run, at the first report: their
 cost is timed on its own.
 
+``--device 0`` trains and explains on GPU 0 (timings synchronise the GPU).
+
 Usage: python scripts/benchmark_report.py [--epochs 10] [--rounds 2] [--out DIR]
-       [--background thread]
+       [--background thread] [--device -1]
 """
 import argparse
 import collections
@@ -133,16 +135,18 @@ def make_report(predictor, esol, trigger, out, comm=None, metrics=(),
         initial=False, comm=comm, background=background)
 
 
-def train(esol, epochs, trigger, out, metrics=(), background=True):
+def train(esol, epochs, trigger, out, metrics=(), background=True,
+          device=None):
     numpy.random.seed(0)
     predictor = GraphRegressor()
+    predictor.to_device(device)
     model = L.Classifier(predictor, lossfun=F.mean_squared_error)
     model.compute_accuracy = False
     optimizer = chainer.optimizers.Adam()
     optimizer.setup(model)
     iterator = chainer.iterators.SerialIterator(esol.dataset, 32)
     updater = training.StandardUpdater(iterator, optimizer,
-                                       converter=concat_mols)
+                                       converter=concat_mols, device=device)
     trainer = training.Trainer(updater, (epochs, 'epoch'), out=out)
     report = floor = None
     if trigger is not None:
@@ -153,6 +157,7 @@ def train(esol, epochs, trigger, out, metrics=(), background=True):
         trainer.extend(floor, trigger=trigger, name='floor')
     start, cpu = time.perf_counter(), time.process_time()
     trainer.run()  # finalize drains the background writer
+    synchronize(device)
     elapsed = time.perf_counter() - start
     cpu = time.process_time() - cpu  # every thread of the process
     if floor is not None:  # the probe's own time is not the report's
@@ -195,6 +200,12 @@ def random_model_seconds(report):
     return time.perf_counter() - start
 
 
+def synchronize(device):
+    """Waits for the GPU's queued work, so that a timer reads it."""
+    if isinstance(device, chainer.backend.GpuDevice):
+        device.device.synchronize()
+
+
 class FloorProbe(object):
     """An extension on the report's trigger that times, just before each
     report, one forward+backward pass over every stacked probe row."""
@@ -202,8 +213,9 @@ class FloorProbe(object):
     priority = SaliencyReport.priority + 1
 
     def __init__(self, predictor, report):
-        atoms, adjs, _ = concat_mols(report.probe_examples)
-        rows = numpy.tile(numpy.arange(len(atoms)), STEPS + M)
+        atoms, adjs, _ = concat_mols(report.probe_examples,
+                                     predictor.device)
+        rows = predictor.xp.tile(predictor.xp.arange(len(atoms)), STEPS + M)
         self.atoms, self.adjs = atoms[rows], adjs[rows]
         self.hook = VariableMonitorLinkHook(predictor.graph.embed)
         self.hook.process = lambda v: v.unchain()
@@ -215,6 +227,7 @@ class FloorProbe(object):
         with chainer.using_config('train', False), self.hook:
             out = self.predictor(self.atoms, self.adjs)
         chainer.grad([F.sum(out)], [self.hook.variable])
+        synchronize(self.predictor.device)
         self.seconds.append(time.perf_counter() - start)
 
 
@@ -225,10 +238,14 @@ def main():
                         help='runs of each training, interleaved; the '
                         'fastest counts (default: %(default)s)')
     parser.add_argument('--out', default=None)
+    parser.add_argument('--device', default='-1',
+                        help='-1 for CPU, a GPU id, or a Chainer device name')
     parser.add_argument('--background', default=True, type=lambda v: v,
                         choices=[True, 'thread'],
                         help="'thread' draws on the writer thread")
     args = parser.parse_args()
+    device = chainer.get_device(int(args.device) if args.device.lstrip(
+        '-').isdigit() else args.device)
     out = args.out or tempfile.mkdtemp(prefix='saliency-bench-')
     esol = load_esol()
     rows = metric_rows(esol)
@@ -240,10 +257,11 @@ def main():
             trigger = None if interval is None else (interval, 'epoch')
             result = train(esol, args.epochs, trigger, '{}/{}{}-{}'.format(
                 out, interval, '-metrics' * bool(metrics), k), metrics,
-                background=args.background)
+                background=args.background, device=device)
             runs[interval, metrics].append(result + (dict(SECONDS),))
     base = min(r[0] for r in runs[None, ()])
     base_cpu = min(r[1] for r in runs[None, ()])
+    print('device:', device)
     print('ESOL GGNN, {} epochs of {} molecules (batch 32): {:.1f} s without '
           'the report ({:.2f} s/epoch), {:.1f} s of CPU; fastest of {} '
           'rounds'.format(args.epochs, len(esol.dataset), base,
