@@ -37,8 +37,11 @@ def text_width(text, size=FONT_SIZE):
     return math.ceil(default_font(size).getlength(text))
 
 
+@functools.lru_cache(maxsize=4096)
 def fit_text(text, width, size=FONT_SIZE):
-    """``text`` shortened with an ellipsis to at most ``width`` pixels."""
+    """``text`` shortened with an ellipsis to at most ``width`` pixels (kept: every picture
+    of a report repeats its header, and every report the legends' lines and the items'
+    names)."""
     font = default_font(size)
     while len(text) > 1 and font.getlength(text) > width:
         text = text[:-2] + '\u2026'
@@ -78,33 +81,46 @@ def legend(width, limits, signed, *, note=None, size=SMALL_FONT_SIZE):
     Returns:
         numpy.ndarray: RGB ``uint8`` ``(H, width, 3)``.
     """
-    image, draw = _pil()
-    line = round(1.35 * size)
-    lines = [SIGNED_MEANING if signed else UNSIGNED_MEANING]
-    if note:
-        lines.append(note)
-    if limits is None:
-        lines.append('each picture on its own scale')
-    height = PAD + BAR_HEIGHT + line * (1 + len(lines)) + PAD // 2
-    strip = image.new('RGB', (width, height), WHITE)
-    pen = draw.Draw(strip)
-    left = PAD + text_width('-0.000', size) // 2
-    right = width - left
-    strip.paste(_colour_bar(max(right - left, 2), signed), (left, PAD))
-    pen.rectangle((left - 1, PAD - 1, right, PAD + BAR_HEIGHT), outline=GREY)
-    y = PAD + BAR_HEIGHT + line // 2 + 2
+    strip = _legend_without_ticks(width, signed, note, limits is None, size).copy()
     if limits is not None:
-        lo, hi = limits
-        ticks = [(left, lo), (right, hi)]
+        pen = _pil()[1].Draw(strip)
+        left, right, y = _tick_places(width, size)
+        ticks = [(left, limits[0]), (right, limits[1])]
         if signed:
             ticks.append(((left + right) // 2, 0.0))
         for x, value in ticks:
             pen.line((x, PAD + BAR_HEIGHT, x, PAD + BAR_HEIGHT + 3), fill=BLACK)
             draw_text(strip, (x, y), format_value(value), size, anchor='mm')
+    return np.asarray(strip)
+
+
+def _tick_places(width, size):
+    """The x of the colour bar's two ends in a legend ``width`` wide, and the y of the
+    tick labels."""
+    left = PAD + text_width('-0.000', size) // 2
+    return left, width - left, PAD + BAR_HEIGHT + round(1.35 * size) // 2 + 2
+
+
+@functools.lru_cache(maxsize=64)
+def _legend_without_ticks(width, signed, note, own_scales, size):
+    """A legend's PIL image but its ticks and their values, which change with every
+    picture's scale: drawn once, copied for each picture (do not draw on it)."""
+    image, draw = _pil()
+    line = round(1.35 * size)
+    lines = [SIGNED_MEANING if signed else UNSIGNED_MEANING]
+    if note:
+        lines.append(note)
+    if own_scales:
+        lines.append('each picture on its own scale')
+    height = PAD + BAR_HEIGHT + line * (1 + len(lines)) + PAD // 2
+    strip = image.new('RGB', (width, height), WHITE)
+    left, right, y = _tick_places(width, size)
+    strip.paste(_colour_bar(max(right - left, 2), signed), (left, PAD))
+    draw.Draw(strip).rectangle((left - 1, PAD - 1, right, PAD + BAR_HEIGHT), outline=GREY)
     for k, text in enumerate(lines):
         draw_text(strip, (width // 2, y + (k + 1) * line),
                   fit_text(text, width - 2 * PAD, size), size, GREY, anchor='mm')
-    return np.asarray(strip)
+    return strip
 
 
 @functools.lru_cache(maxsize=64)
