@@ -45,24 +45,46 @@ def default_font(size):
 
 @functools.lru_cache(maxsize=4096)
 def _text_mask(text, size, anchor):
-    """The coverage mask of ``text`` and its offset from the anchor point."""
+    """The coverage mask of ``text`` (a PIL image and its array) and its offset from the
+    anchor point."""
     font = default_font(size)
     left, top, right, bottom = font.getbbox(text, anchor=anchor)
     image = require('PIL.Image', 'drawing text')
     mask = image.new('L', (max(1, right - left), max(1, bottom - top)), 0)
     require('PIL.ImageDraw', 'drawing text').Draw(mask).text(
         (-left, -top), text, fill=255, font=font, anchor=anchor)
-    return mask, (left, top)
+    return mask, np.asarray(mask), (left, top)
 
 
 def draw_text(canvas, xy, text, size, fill=(0, 0, 0), anchor='la'):
-    """Draws ``text`` on the PIL image ``canvas`` as ``ImageDraw.text`` would, in the default
-    font at ``size`` pixels, with the glyphs rendered once per text and kept: reports draw
-    the same labels, ticks and captions again and again, and rendering is most of the cost."""
+    """Draws ``text`` on ``canvas``, a PIL image or an RGB ``uint8`` array (drawn in place),
+    as ``ImageDraw.text`` would, in the default font at ``size`` pixels, with the glyphs
+    rendered once per text and kept: reports draw the same labels, ticks and captions again
+    and again, and rendering is most of the cost."""
     if not text:
         return
-    mask, (left, top) = _text_mask(text, size, anchor)
-    canvas.paste(tuple(fill), (round(xy[0]) + left, round(xy[1]) + top), mask)
+    mask, coverage, (left, top) = _text_mask(text, size, anchor)
+    corner = (round(xy[0]) + left, round(xy[1]) + top)
+    if isinstance(canvas, np.ndarray):
+        _blend(canvas, corner, coverage, fill)
+    else:
+        canvas.paste(tuple(fill), corner, mask)
+
+
+def _blend(canvas, corner, coverage, fill):
+    """Blends ``fill`` into the array ``canvas`` by the ``coverage`` (``uint8``) placed at
+    ``corner`` (x, y), as PIL pastes a colour through a mask: the same rounded division by
+    255, so the pixels equal PIL's."""
+    x, y = corner
+    x0, y0 = max(x, 0), max(y, 0)
+    x1 = min(x + coverage.shape[1], canvas.shape[1])
+    y1 = min(y + coverage.shape[0], canvas.shape[0])
+    if x1 <= x0 or y1 <= y0:
+        return
+    alpha = coverage[y0 - y:y1 - y, x0 - x:x1 - x, None].astype(np.uint16)
+    region = canvas[y0:y1, x0:x1]
+    mixed = region * (255 - alpha) + np.asarray(fill, np.uint16) * alpha + 128
+    region[...] = (mixed + (mixed >> 8)) >> 8
 
 
 class ScaledSaliency(typing.NamedTuple):
