@@ -33,16 +33,20 @@ def test_legends_of_every_kind_equal_fresh_ones(limits, signed, note):
     assert (ticks == 0).any() == (limits is not None)  # black tick marks
 
 
-def test_text_on_an_array_equals_text_on_a_pil_image():
+@pytest.mark.parametrize('background', ['white', 'noise'])
+def test_text_on_an_array_equals_text_on_a_pil_image(background):
     from PIL import Image
     from saliency_ext.visualizers.base import draw_text
-    background = np.random.RandomState(0).randint(0, 256, (40, 90, 3)).astype(np.uint8)
+    array = np.full((40, 90, 3), 255, np.uint8) if background == 'white' else \
+        np.random.RandomState(0).randint(0, 256, (40, 90, 3)).astype(np.uint8)
+    image = Image.fromarray(array)
+    # inside, over two borders, then over the first text (on white: drawn, then blended)
     for xy, anchor, fill in (((45, 20), 'mm', (200, 30, 10)), ((-8, 3), 'la', (0, 0, 0)),
-                             ((80, 35), 'lm', (90, 90, 90))):  # inside, over two borders
-        array, image = background.copy(), Image.fromarray(background)
+                             ((80, 35), 'lm', (90, 90, 90)), ((47, 23), 'mm', (20, 90, 200))):
+        before = array.copy()
         draw_text(array, xy, 'Wq -0.0123', 13, fill, anchor=anchor)
         draw_text(image, xy, 'Wq -0.0123', 13, fill, anchor=anchor)
-        assert (array != background).any()
+        assert (array != before).any()
         np.testing.assert_array_equal(array, np.asarray(image))
 
 
