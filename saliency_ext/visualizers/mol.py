@@ -138,10 +138,11 @@ def _multiplied(skeleton, layer):
 
 
 def _painted(skeleton, points, reach, paint):
-    """The drawing ``skeleton`` multiplied with a layer that ``paint(pen, origin)`` colours
-    within ``reach`` pixels of ``points`` ``(n, 2)`` (x, y), its shapes shifted by
-    ``-origin``: the layer is white elsewhere, so only that box of it is made and
-    multiplied."""
+    """The drawing ``skeleton`` multiplied with a layer that ``paint(pen)`` colours within
+    ``reach`` pixels of ``points`` ``(n, 2)`` (x, y): the layer is white elsewhere, so only
+    that box of it is read and multiplied. (The shapes are drawn where they are on a layer
+    as big as the drawing: PIL does not draw a shape moved by whole pixels to the same
+    pixels.)"""
     height, width = skeleton.shape[:2]
     painted = skeleton.copy()
     if not len(points):
@@ -151,10 +152,10 @@ def _painted(skeleton, points, reach, paint):
                                (width, height)).astype(int)
     if right <= left or bottom <= top:
         return painted
-    layer = require('PIL.Image', 'MolVisualizer').new('RGB', (right - left, bottom - top),
-                                                      'white')
-    paint(require('PIL.ImageDraw', 'MolVisualizer').Draw(layer), np.array([left, top]))
-    painted[top:bottom, left:right] = _multiplied(skeleton[top:bottom, left:right], layer)
+    layer = require('PIL.Image', 'MolVisualizer').new('RGB', (width, height), 'white')
+    paint(require('PIL.ImageDraw', 'MolVisualizer').Draw(layer))
+    painted[top:bottom, left:right] = _multiplied(skeleton[top:bottom, left:right],
+                                                  layer.crop((left, top, right, bottom)))
     return painted
 
 
@@ -252,8 +253,8 @@ class MolVisualizer(BaseVisualizer):
         radius = self.highlight_radius * depiction.pixels_per_angstrom
         width = round(1.2 * radius)  # the bonds' lines stay within their atoms' discs
 
-        def paint(pen, origin):
-            atoms = depiction.atoms - origin
+        def paint(pen):
+            atoms = depiction.atoms
             for index, fill in zip(bond_colors, _uint8(bond_colors.values())):
                 ends = atoms[depiction.bonds[index]].tolist()
                 pen.line([tuple(p) for p in ends], fill=fill, width=width)
@@ -328,8 +329,8 @@ class MolVisualizer(BaseVisualizer):
         rings = np.reshape(rings, (-1, 4))
         outer = rings[:, 2] / 2 + rings[:, 3]
 
-        def paint(pen, origin):
-            for (x, y), reach, width in zip((rings[:, :2] - origin).tolist(), outer.tolist(),
+        def paint(pen):
+            for (x, y), reach, width in zip(rings[:, :2].tolist(), outer.tolist(),
                                             rings[:, 3].tolist()):
                 pen.ellipse((x - reach, y - reach, x + reach, y + reach), outline=ring,
                             width=max(1, round(width)))
