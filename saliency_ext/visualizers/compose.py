@@ -37,25 +37,43 @@ def text_width(text, size=FONT_SIZE):
     return math.ceil(default_font(size).getlength(text))
 
 
+@functools.lru_cache(maxsize=4096)
 def fit_text(text, width, size=FONT_SIZE):
-    """``text`` shortened with an ellipsis to at most ``width`` pixels."""
+    """``text`` shortened with an ellipsis to at most ``width`` pixels (kept: every picture
+    of a report repeats its header, and every report the legends' lines and the items'
+    names)."""
     font = default_font(size)
     while len(text) > 1 and font.getlength(text) > width:
         text = text[:-2] + '\u2026'
     return text
 
 
+def _band_height(lines, size):
+    """The height of a band of ``lines`` lines of text."""
+    return PAD + round(1.35 * size) * lines
+
+
+def _white(height, width):
+    """A white RGB ``uint8`` canvas."""
+    return np.full((height, width, 3), 255, np.uint8)
+
+
+def _write_lines(canvas, corner, lines, width, size, align='left'):
+    """Writes ``lines`` on the array ``canvas`` as a band ``width`` wide at ``corner``
+    (x, y) holds them (the band's background is the canvas's)."""
+    line_height = round(1.35 * size)
+    x = corner[0] + (PAD if align == 'left' else width // 2)
+    for k, line in enumerate(lines):
+        draw_text(canvas, (x, corner[1] + PAD // 2 + k * line_height + line_height // 2),
+                  fit_text(line, width - 2 * PAD, size), size,
+                  anchor='lm' if align == 'left' else 'mm')
+
+
 def text_band(lines, width, *, size=FONT_SIZE, align='left'):
     """White band holding ``lines`` of text, one under the other."""
-    image, _ = _pil()
-    line_height = round(1.35 * size)
-    band = image.new('RGB', (width, PAD + line_height * len(lines)), WHITE)
-    for k, line in enumerate(lines):
-        line = fit_text(line, width - 2 * PAD, size)
-        x = PAD if align == 'left' else width // 2
-        draw_text(band, (x, PAD // 2 + k * line_height + line_height // 2), line,
-                  size, anchor='lm' if align == 'left' else 'mm')
-    return np.asarray(band)
+    band = _white(_band_height(len(lines), size), width)
+    _write_lines(band, (0, 0), lines, width, size, align)
+    return band
 
 
 def format_value(value):
@@ -78,33 +96,47 @@ def legend(width, limits, signed, *, note=None, size=SMALL_FONT_SIZE):
     Returns:
         numpy.ndarray: RGB ``uint8`` ``(H, width, 3)``.
     """
+    strip = _legend_without_ticks(width, signed, note, limits is None, size).copy()
+    if limits is not None:
+        left, right, y = _tick_places(width, size)
+        ticks = [(left, limits[0]), (right, limits[1])]
+        if signed:
+            ticks.append(((left + right) // 2, 0.0))
+        for x, value in ticks:
+            strip[PAD + BAR_HEIGHT:PAD + BAR_HEIGHT + 4, x] = BLACK
+            draw_text(strip, (x, y), format_value(value), size, anchor='mm')
+    return strip
+
+
+def _tick_places(width, size):
+    """The x of the colour bar's two ends in a legend ``width`` wide, and the y of the
+    tick labels."""
+    left = PAD + text_width('-0.000', size) // 2
+    return left, width - left, PAD + BAR_HEIGHT + round(1.35 * size) // 2 + 2
+
+
+@functools.lru_cache(maxsize=64)
+def _legend_without_ticks(width, signed, note, own_scales, size):
+    """A legend but its ticks and their values, which change with every picture's scale:
+    drawn once, copied for each picture (read-only)."""
     image, draw = _pil()
     line = round(1.35 * size)
     lines = [SIGNED_MEANING if signed else UNSIGNED_MEANING]
     if note:
         lines.append(note)
-    if limits is None:
+    if own_scales:
         lines.append('each picture on its own scale')
     height = PAD + BAR_HEIGHT + line * (1 + len(lines)) + PAD // 2
     strip = image.new('RGB', (width, height), WHITE)
-    pen = draw.Draw(strip)
-    left = PAD + text_width('-0.000', size) // 2
-    right = width - left
+    left, right, y = _tick_places(width, size)
     strip.paste(_colour_bar(max(right - left, 2), signed), (left, PAD))
-    pen.rectangle((left - 1, PAD - 1, right, PAD + BAR_HEIGHT), outline=GREY)
-    y = PAD + BAR_HEIGHT + line // 2 + 2
-    if limits is not None:
-        lo, hi = limits
-        ticks = [(left, lo), (right, hi)]
-        if signed:
-            ticks.append(((left + right) // 2, 0.0))
-        for x, value in ticks:
-            pen.line((x, PAD + BAR_HEIGHT, x, PAD + BAR_HEIGHT + 3), fill=BLACK)
-            draw_text(strip, (x, y), format_value(value), size, anchor='mm')
+    draw.Draw(strip).rectangle((left - 1, PAD - 1, right, PAD + BAR_HEIGHT), outline=GREY)
     for k, text in enumerate(lines):
         draw_text(strip, (width // 2, y + (k + 1) * line),
                   fit_text(text, width - 2 * PAD, size), size, GREY, anchor='mm')
-    return np.asarray(strip)
+    strip = np.asarray(strip)
+    strip.flags.writeable = False
+    return strip
 
 
 @functools.lru_cache(maxsize=64)
@@ -123,7 +155,7 @@ def _join(pictures, axis, gap, centred):
     size = [0, 0]
     size[axis] = sum(p.shape[axis] for p in pictures) + gap * (len(pictures) - 1)
     size[across] = max(p.shape[across] for p in pictures)
-    out = np.full(tuple(size) + (3,), 255, np.uint8)
+    out = _white(*size)
     start = 0
     for picture in pictures:
         offset = (size[across] - picture.shape[across]) // 2 if centred else 0
@@ -164,29 +196,49 @@ def enlarge(picture, min_size):
     return np.repeat(np.repeat(picture, factor, axis=0), factor, axis=1)
 
 
-def fit(picture, width, height):
-    """``picture`` shrunk (never enlarged) to fit ``width`` x ``height``,
-    keeping its aspect ratio."""
+def _fitted_size(picture, width, height):
+    """The (width, height) of ``picture`` shrunk to fit ``width`` x ``height``, keeping
+    its aspect ratio; None when it fits as it is."""
     h, w = picture.shape[:2]
     factor = min(width / w, height / h)
     if factor >= 1:
+        return None
+    return max(1, round(w * factor)), max(1, round(h * factor))
+
+
+def fit(picture, width, height):
+    """``picture`` shrunk (never enlarged) to fit ``width`` x ``height``,
+    keeping its aspect ratio."""
+    size = _fitted_size(picture, width, height)
+    if size is None:
         return picture
     image, _ = _pil()
-    size = (max(1, round(w * factor)), max(1, round(h * factor)))
     return np.asarray(image.fromarray(np.ascontiguousarray(picture)).resize(
         size, image.Resampling.BOX))
 
 
 def tiled(pictures, labels, *, columns, cell, size=SMALL_FONT_SIZE):
     """A grid of pictures, each shrunk to fit ``cell`` (width, height) and
-    labelled above with its lines of ``labels``."""
+    labelled above with its lines of ``labels``: tiles ``cell`` wide, ``PAD``
+    apart, each picture centred under its label; a row as high as its highest
+    tile. Drawn on one canvas: a report's overview tiles every probe item."""
     cell_w, cell_h = cell
-    tiles = [stack([text_band(list(label), cell_w, size=size),
-                    fit(picture, cell_w, cell_h)])
-             for picture, label in zip(pictures, labels)]
-    rows = [side_by_side(tiles[i:i + columns])
-            for i in range(0, len(tiles), columns)]
-    return stack(rows, gap=PAD, align='left')
+    shrunk = [fit(p, cell_w, cell_h) for p in pictures]
+    bands = [_band_height(len(label), size) for label in labels]
+    starts = range(0, len(pictures), columns)
+    heights = [max(b + s.shape[0] for b, s in zip(bands[i:i + columns], shrunk[i:i + columns]))
+               for i in starts]
+    canvas = _white(sum(heights) + PAD * (len(heights) - 1),
+                    min(columns, len(pictures)) * (cell_w + PAD) - PAD)
+    top = 0
+    for start, height in zip(starts, heights):
+        for k in range(start, min(start + columns, len(pictures))):
+            left = (k - start) * (cell_w + PAD)
+            _write_lines(canvas, (left, top), labels[k], cell_w, size)
+            (h, w), x = shrunk[k].shape[:2], left + (cell_w - shrunk[k].shape[1]) // 2
+            canvas[top + bands[k]:top + bands[k] + h, x:x + w] = shrunk[k]
+        top += height + PAD
+    return canvas
 
 
 def grid_shape(n, cell, max_width):

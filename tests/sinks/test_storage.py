@@ -1,5 +1,8 @@
+import io
 import json
 import os
+import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -8,7 +11,7 @@ from PIL import Image
 from saliency_ext.sinks import storage as files
 from tests.faults.disk import FullDisk
 from saliency_ext.sinks.storage import (
-    ReportIndex, atomic_write_bytes, read_npz, resolve_inside, safe_name, write_json,
+    ReportIndex, atomic_write_bytes, encode_png, read_npz, resolve_inside, safe_name, write_json,
     write_npz, write_png)
 
 NASTY_NAMES = [
@@ -115,6 +118,26 @@ def test_png_round_trip_is_pixel_exact(tmp_path):
     with Image.open(path) as image:
         assert image.format == 'PNG' and image.mode == 'RGB'
         np.testing.assert_array_equal(np.asarray(image), rgb[:, ::-1])
+
+
+def test_png_chunks_are_well_formed_and_flat_pictures_small():
+    rgb = np.full((300, 400, 3), 255, np.uint8)
+    rgb[100:200, 50:150] = (220, 20, 20)
+    png = encode_png(rgb)
+    assert png[:8] == b'\x89PNG\r\n\x1a\n'
+    chunks, at = [], 8
+    while at < len(png):
+        length, kind = struct.unpack('>I4s', png[at:at + 8])
+        data = png[at + 8:at + 8 + length]
+        (crc,) = struct.unpack('>I', png[at + 8 + length:at + 12 + length])
+        assert crc == zlib.crc32(kind + data)
+        chunks.append((kind, data))
+        at += 12 + length
+    assert [k for k, _ in chunks] == [b'IHDR', b'IDAT', b'IEND']
+    assert struct.unpack('>IIBBBBB', chunks[0][1]) == (400, 300, 8, 2, 0, 0, 0)
+    assert len(png) < 3600  # under 1 % of the 360 kB of pixels
+    with Image.open(io.BytesIO(png)) as image:
+        np.testing.assert_array_equal(np.asarray(image), rgb)
 
 
 @pytest.mark.parametrize('rgb, error, quoted', [

@@ -116,6 +116,19 @@ def test_visualize_ratio_colours_only_the_strongest_atoms(atom_pixels, red, blue
     assert red(atom_pixels(full, 1)).any() and blue(atom_pixels(full, 2)).any()
 
 
+def test_a_colour_function_of_one_value_may_return_rgba(atom_pixels):
+    seen = []
+
+    def green(value):  # called once per atom and per coloured bond
+        seen.append(value)
+        return 0.0, 1.0, 0.0, 1.0
+    rgb = MolVisualizer().visualize(np.array([1.0, 0.5, -1.0]), _mol('CCO'), color_fn=green)
+    assert sorted(seen) == [-1.0, -0.25, 0.5, 0.75, 1.0]
+    for i in range(3):
+        pixels = atom_pixels(rgb, i).astype(int)
+        assert ((pixels[:, 1] > 200) & (pixels[:, 0] < 60)).mean() > 0.5
+
+
 def test_missing_atom_is_grey_with_a_warning(atom_pixels, red):
     with pytest.warns(RuntimeWarning, match='1 of 3'):
         rgb = MolVisualizer().visualize(np.array([np.nan, 0.0, 1.0]), _mol('CCO'))
@@ -243,3 +256,35 @@ def test_spread_panel_as_svg_and_from_smiles(tmp_path):
 def test_spread_needs_a_positive_top():
     with pytest.raises(ValueError, match='top must be a positive number'):
         MolVisualizer().visualize_spread(np.zeros(3), _mol('CCO'), top=0.)
+
+
+def test_layers_painted_in_a_box_equal_a_whole_layer(monkeypatch):
+    from PIL import Image, ImageDraw
+    from saliency_ext.visualizers import mol as mol_module
+
+    def whole(skeleton, points, reach, paint):  # the layer as big as the picture
+        layer = Image.new('RGB', skeleton.shape[1::-1], 'white')
+        paint(ImageDraw.Draw(layer))
+        product = skeleton.astype(np.uint16) * np.asarray(layer, np.uint16)
+        return ((product + 127) // 255).astype(np.uint8)
+
+    rng = np.random.RandomState(0)
+    visualizer = SmilesVisualizer(size=(320, 280))
+    # PIL draws a bond of the second moved by whole pixels on other pixels
+    molecules = ['CC(C)Cc1ccc(cc1)C(C)C(=O)NCc1ccc(OC)c(OC)c1OCCN(C)C', 'CC(C)(C)Cc1ccccc1']
+
+    def draw():
+        pictures = []
+        for smiles in molecules:
+            n = _mol(smiles).GetNumAtoms()
+            saliency, spread = rng.randn(n), rng.rand(n)
+            pictures += [visualizer.visualize(saliency, smiles),
+                         visualizer.visualize(saliency, smiles, visualize_ratio=0.3),
+                         visualizer.visualize_spread(spread, smiles, top=0.5)]
+        return pictures
+    boxed = draw()
+    rng.seed(0)
+    monkeypatch.setattr(mol_module, '_painted', whole)
+    for got, expected in zip(boxed, draw()):
+        assert (np.ptp(got, axis=-1) > 60).any()  # coloured pixels
+        np.testing.assert_array_equal(got, expected)
