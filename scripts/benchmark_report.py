@@ -136,10 +136,11 @@ def make_report(predictor, esol, trigger, out, comm=None, metrics=(),
 
 
 def train(esol, epochs, trigger, out, metrics=(), background=True,
-          device=None):
+          device='@numpy'):
     numpy.random.seed(0)
     predictor = GraphRegressor()
     predictor.to_device(device)
+    device = predictor.device
     model = L.Classifier(predictor, lossfun=F.mean_squared_error)
     model.compute_accuracy = False
     optimizer = chainer.optimizers.Adam()
