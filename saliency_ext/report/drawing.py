@@ -23,12 +23,11 @@ import time
 import warnings
 from concurrent.futures.process import BrokenProcessPool
 
-import numpy
 
 from saliency_ext.report.pictures import ReportPictures
 from saliency_ext.report.series import Rendering
 from saliency_ext.sinks.layout import ReportLayout
-from saliency_ext.sinks.storage import Picture
+from saliency_ext.sinks.storage import Picture, decode_png
 
 #: What each drawing process being forked takes, by key; the child keeps
 #: its series in ``_SERIES``.
@@ -115,8 +114,8 @@ class ProcessDrawing(ThreadDrawing):
         pictures, failures, errors, caught = drawn
         for message, category in caught:
             warnings.warn(message, category)
-        return ({key: Picture.of(rgb, png=png)
-                 for key, (rgb, png) in pictures.items()},
+        return ({key: Picture.of(decode_png(png), png=png)
+                 for key, png in pictures.items()},
                 Rendering([], failures, errors))
 
     def resume(self, name, until, step):
@@ -167,8 +166,10 @@ def _draw(name, stamp, texts, saliency, limits, std):
         warnings.simplefilter('always')
         pictures, rendering = draw_here(_SERIES[name], stamp, texts,
                                         saliency, limits, std)
-    return ({key: (picture.view(numpy.ndarray), picture.png)
-             for key, picture in pictures.items()}, rendering.failures,
+    # the PNG files only: pickling and piping the pixels cost more than
+    # decoding the files where they arrive
+    return ({key: picture.png for key, picture in pictures.items()},
+            rendering.failures,
             [_picklable(error) for error in rendering.errors],
             [(str(w.message), _picklable(w.category, UserWarning))
              for w in caught])

@@ -140,6 +140,27 @@ def test_png_chunks_are_well_formed_and_flat_pictures_small():
         np.testing.assert_array_equal(np.asarray(image), rgb)
 
 
+def test_decode_png_gives_back_the_pixels_of_encode_png():
+    rng = np.random.RandomState(1)
+    for shape in ((1, 1, 3), (7, 5, 3), (393, 360, 3)):
+        rgb = rng.randint(0, 256, size=shape).astype(np.uint8)
+        decoded = files.decode_png(encode_png(rgb))
+        assert decoded.dtype == np.uint8
+        np.testing.assert_array_equal(decoded, rgb)
+
+
+def test_decode_png_refuses_other_png_files():
+    # a ramp, whose rows Pillow's adaptive filtering stores with the Sub filter
+    rgb = np.repeat(np.arange(0, 240, 10, dtype=np.uint8).reshape(1, 8, 3), 6, axis=0)
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format='PNG')
+    grey = io.BytesIO()
+    Image.fromarray(rgb[..., 0]).save(grey, format='PNG')
+    for png in (buffer.getvalue(), grey.getvalue(), b'not a png'):
+        with pytest.raises(ValueError, match='not a PNG file of encode_png'):
+            files.decode_png(png)
+
+
 @pytest.mark.parametrize('rgb, error, quoted', [
     (np.zeros((4, 4, 3), np.float32), TypeError, 'float32'),
     (np.zeros((4, 4), np.uint8), ValueError, r'\(4, 4\)'),
