@@ -27,7 +27,7 @@ from concurrent.futures.process import BrokenProcessPool
 from saliency_ext.report.pictures import ReportPictures
 from saliency_ext.report.series import Rendering
 from saliency_ext.sinks.layout import ReportLayout
-from saliency_ext.sinks.storage import Picture, decode_png
+from saliency_ext.sinks.storage import EncodedPictures, Picture
 
 #: What each drawing process being forked takes, by key; the child keeps
 #: its series in ``_SERIES``.
@@ -114,8 +114,7 @@ class ProcessDrawing(ThreadDrawing):
         pictures, failures, errors, caught = drawn
         for message, category in caught:
             warnings.warn(message, category)
-        return ({key: Picture.of(decode_png(png), png=png)
-                 for key, png in pictures.items()},
+        return (EncodedPictures(pictures),
                 Rendering([], failures, errors))
 
     def resume(self, name, until, step):
@@ -167,7 +166,7 @@ def _draw(name, stamp, texts, saliency, limits, std):
         pictures, rendering = draw_here(_SERIES[name], stamp, texts,
                                         saliency, limits, std)
     # the PNG files only: pickling and piping the pixels cost more than
-    # decoding the files where they arrive
+    # drawing them, and the built-in sinks write the files as they are
     return ({key: picture.png for key, picture in pictures.items()},
             rendering.failures,
             [_picklable(error) for error in rendering.errors],

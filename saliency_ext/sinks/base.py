@@ -22,13 +22,16 @@ class ReportSink(object):
       or ``mass/<group>``; None where undefined), ``metrics_seconds``,
       ``warnings`` (list of str), ``error``, ``failed_items`` and
       ``failed``;
-    - ``pictures`` (dict): picture name -> RGB ``uint8`` array ``(H, W, 3)``:
-      each map (``'item_00'``, ..., ``'mean'``), then ``'overview'`` (every
-      probe item tiled under one colour legend) and ``'history'`` (every
-      report so far); each value is a
+    - ``pictures`` (mapping): picture name -> RGB ``uint8`` array
+      ``(H, W, 3)``: each map (``'item_00'``, ..., ``'mean'``), then
+      ``'overview'`` (every probe item tiled under one colour legend) and
+      ``'history'`` (every report so far); each value is a
       :class:`~saliency_ext.sinks.storage.Picture`, the array itself whose
       ``png`` attribute holds its PNG file, encoded once for every sink
-      (do not change the pixels in place);
+      (do not change the pixels in place). Pictures drawn in the drawing
+      process arrive as their PNG files and are decoded where a sink looks
+      one up; a sink that only writes files takes them undecoded with
+      :func:`~saliency_ext.sinks.storage.png_files`;
     - ``arrays`` (dict): the saved arrays (``'saliency'``: the aggregated
       maps ``(N, ...)``; with ``M > 1`` samples ``'saliency_std'``, their
       standard deviation over the samples; ``'metrics/<name>'``: the

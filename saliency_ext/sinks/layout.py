@@ -28,9 +28,10 @@ import os
 import re
 import shutil
 
-from saliency_ext.sinks.storage import (TEMPORARY, ReportIndex, read_npz,
-                                        resolve_inside, safe_name, write_npz,
-                                        write_png)
+from saliency_ext.sinks.storage import (TEMPORARY, ReportIndex,
+                                        atomic_write_bytes, png_files,
+                                        read_npz, resolve_inside, safe_name,
+                                        write_npz)
 
 INDEX = 'index.jsonl'
 PROBE = 'probe.npz'
@@ -163,8 +164,10 @@ class ReportLayout(object):
         record's epoch, iteration and settings."""
         folder = self.report_dir(record['entry'], record['epoch'],
                                  record['iteration'], record['session'])
-        for name, rgb in pictures.items():
-            write_png(self.path(folder, safe_name(name) + '.png'), rgb)
+        for name, png in png_files(pictures):
+            # not fsynced: pictures can be redrawn from the arrays
+            atomic_write_bytes(self.path(folder, safe_name(name) + '.png'), png,
+                               durable=False)
         if arrays:
             write_npz(self.path(folder, ARRAYS), epoch=record['epoch'],
                       iteration=record['iteration'],

@@ -9,6 +9,7 @@ naming the destination file. The index is only ever appended to. Only the standa
 and numpy are used.
 """
 
+import collections.abc
 import contextlib
 import hashlib
 import io
@@ -269,6 +270,51 @@ class Picture(np.ndarray):
 def png_bytes(rgb):
     """The PNG file of a picture: a :class:`Picture`'s own, else encoded now."""
     return rgb.png if isinstance(rgb, Picture) else encode_png(rgb)
+
+
+def png_size(png):
+    """The ``(height, width)`` of a PNG file, read from its header."""
+    width, height = struct.unpack('>II', png[16:24])
+    return height, width
+
+
+class EncodedPictures(collections.abc.Mapping):
+    """Pictures by name, kept as the PNG files of :func:`encode_png` and decoded into a
+    :class:`Picture` only where one is looked up: the built-in sinks write the files as
+    they are (:func:`png_files`), so pictures drawn in another process are decoded only
+    for a sink that reads their pixels.
+
+    Args:
+        files (dict): name -> PNG file (bytes).
+    """
+
+    def __init__(self, files):
+        self._files = dict(files)
+        self._decoded = {}
+
+    def __getitem__(self, name):
+        if name not in self._decoded:
+            png = self._files[name]
+            self._decoded[name] = Picture.of(decode_png(png), png=png)
+        return self._decoded[name]
+
+    def __iter__(self):
+        return iter(self._files)
+
+    def __len__(self):
+        return len(self._files)
+
+    def png(self, name):
+        """bytes: The PNG file of the picture ``name``."""
+        return self._files[name]
+
+
+def png_files(pictures):
+    """``(name, PNG file)`` of each of a sink's ``pictures`` (name -> RGB array), without
+    decoding :class:`EncodedPictures`."""
+    if isinstance(pictures, EncodedPictures):
+        return [(name, pictures.png(name)) for name in pictures]
+    return [(name, png_bytes(check_rgb(rgb))) for name, rgb in pictures.items()]
 
 
 def write_png(path, rgb, *, durable=False):

@@ -19,7 +19,7 @@ from saliency_ext.optional import require
 from saliency_ext.sinks.base import HISTORY, MEAN, OVERVIEW, ReportSink, scalars
 from saliency_ext.sinks.events import PREFIX, EventFile, event_pb2, read_events, repair
 from saliency_ext.sinks.layout import ReportLayout
-from saliency_ext.sinks.storage import Picture, check_rgb
+from saliency_ext.sinks.storage import Picture, check_rgb, png_files, png_size
 
 
 def _import_tensorboardx():
@@ -128,14 +128,26 @@ class TensorBoardWriter:
         """
         tag, step = _check_tag(tag), _check_step(step)
         rgb = check_rgb(_to_cpu(rgb))
-        if isinstance(rgb, Picture):
-            # the PNG the files sink wrote too: encoded once, not again
-            summary = self._summary.Summary
-            image = summary.Image(height=rgb.shape[0], width=rgb.shape[1], colorspace=3,
-                                  encoded_image_string=rgb.png)
-            self._add(summary(value=[summary.Value(tag=tag, image=image)]), step)
+        if isinstance(rgb, Picture):  # the PNG the files sink wrote too
+            self.add_png(tag, rgb.png, step)
         else:
             self._add(self._summary.image(tag, rgb, dataformats='HWC'), step)
+
+    def add_png(self, tag, png, step):
+        """Adds an RGB picture already encoded as a PNG file (as it is: encoded once for
+        every sink).
+
+        Args:
+            tag (str): The TensorBoard tag.
+            png (bytes): The PNG file of an RGB picture.
+            step (int): The global step.
+        """
+        tag, step = _check_tag(tag), _check_step(step)
+        height, width = png_size(png)
+        summary = self._summary.Summary
+        image = summary.Image(height=height, width=width, colorspace=3,
+                              encoded_image_string=png)
+        self._add(summary(value=[summary.Value(tag=tag, image=image)]), step)
 
     def add_scalar(self, tag, value, step):
         """Adds a scalar.
@@ -268,8 +280,8 @@ class TensorBoardSink(ReportSink):
         step, group = record[record['step']], record['tag']
         for name, value in scalars(record).items():
             self._writer.add_scalar('{}/{}'.format(group, name), value, step)
-        for name, rgb in pictures.items():
-            self._writer.add_image(_picture_tag(group, name), rgb, step)
+        for name, png in png_files(pictures):
+            self._writer.add_png(_picture_tag(group, name), png, step)
         self._writer.flush()
 
     def missing(self, records):

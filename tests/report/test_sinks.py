@@ -4,6 +4,7 @@ import pytest
 from PIL import Image
 
 from saliency_ext import ReportLayout, ReportSink
+from saliency_ext.sinks import storage
 from tests.report.training import make_trainer
 
 
@@ -48,3 +49,21 @@ def test_a_user_sink_gets_the_pictures_and_arrays_of_the_files(tmp_path):
 def test_sinks_must_be_report_sinks(tmp_path):
     with pytest.raises(TypeError, match='ReportSink'):
         make_trainer(tmp_path, sinks=[object()])
+
+
+def test_the_built_in_sinks_write_the_drawing_process_files_undecoded(
+        tmp_path, monkeypatch):
+    decoded = []
+    decode = storage.decode_png
+    monkeypatch.setattr(storage, 'decode_png',
+                        lambda png: decoded.append(png) or decode(png))
+    sink = MemorySink()
+    trainer, _ = make_trainer(tmp_path / 'a', epochs=1, background=True)
+    trainer.run()
+    assert decoded == []  # files and TensorBoard took the PNG files as sent
+    trainer, _ = make_trainer(tmp_path / 'b', epochs=1, background=True,
+                              sinks=[sink], tensorboard=False)
+    trainer.run()
+    # a sink that reads the pixels has each picture decoded once
+    pictures = sum(len(p) for _, p, _ in sink.reports)
+    assert len(decoded) == pictures > 0
