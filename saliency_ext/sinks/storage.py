@@ -314,7 +314,7 @@ def png_files(pictures):
     decoding :class:`EncodedPictures`."""
     if isinstance(pictures, EncodedPictures):
         return [(name, pictures.png(name)) for name in pictures]
-    return [(name, png_bytes(check_rgb(rgb))) for name, rgb in pictures.items()]
+    return [(name, png_bytes(rgb)) for name, rgb in pictures.items()]
 
 
 def write_png(path, rgb, *, durable=False):

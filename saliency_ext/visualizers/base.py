@@ -12,7 +12,7 @@ import numpy as np
 from chainer import backend
 
 from saliency_ext.optional import require
-from saliency_ext.visualizers import scalers
+from saliency_ext.visualizers import colors, scalers
 
 
 def to_numpy(array, dtype=np.float64):
@@ -97,10 +97,8 @@ def _blend(region, coverage, fill):
     ``(h, w, 1)``), as PIL pastes a colour through a mask: the same rounded division by
     255, so the pixels equal PIL's."""
     mixed = region * (255 - coverage)
-    mixed += coverage * np.asarray(fill, np.uint16) + 128
-    mixed += mixed >> 8
-    mixed >>= 8
-    region[...] = mixed
+    mixed += coverage * np.asarray(fill, np.uint16)
+    region[...] = colors.divided_by_255(mixed)
 
 
 class ScaledSaliency(typing.NamedTuple):

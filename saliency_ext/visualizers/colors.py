@@ -21,6 +21,20 @@ _WHITE = np.ones(3)
 _LUT_SIZE = 256
 
 
+def divided_by_255(products):
+    """``products / 255`` rounded, in place: ``uint16`` sums of products of ``uint8`` values
+    that stay within ``255 * 255`` (a colour through a mask, a colour under a drawing).
+    Shifts divide by 255 exactly in that range, several times faster than a division.
+
+    Returns:
+        numpy.ndarray: ``products``, now within ``[0, 255]``.
+    """
+    products += 128
+    products += products >> 8
+    products >>= 8
+    return products
+
+
 def to_uint8(rgb):
     """RGB in ``[0, 1]`` (any shape ending in 3) as ``uint8`` in ``0..255``."""
     return np.round(np.asarray(rgb) * 255).astype(np.uint8)
