@@ -126,6 +126,13 @@ def methods(case):
     return table, common
 
 
+def device_of(spec):
+    """The Chainer device of a ``--device`` argument: -1 for the CPU, a GPU
+    id or a Chainer device name."""
+    return chainer.get_device(int(spec) if spec.lstrip('-').isdigit()
+                              else spec)
+
+
 def synchronize():
     """Waits for the GPU's queued kernels, so that a time covers them (a
     no-op on the CPU)."""
@@ -268,8 +275,7 @@ def main():
                         default=list(CASES), help='models to time (default: '
                         'all)')
     args = parser.parse_args()
-    device = chainer.get_device(int(args.device) if args.device.lstrip(
-        '-').isdigit() else args.device)
+    device = device_of(args.device)
     numpy.random.seed(0)
     print('device: {}; "x flr" = ours / floor (target <= 1.3 for gradient '
           'methods); speedup = other / ours'.format(device))

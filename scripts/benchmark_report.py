@@ -59,6 +59,9 @@ from saliency_ext.report import pictures as pictures_module
 from saliency_ext.sinks import storage
 from saliency_ext.sinks import FilesSink, ReportLayout, TensorBoardSink
 
+# a sibling script (scripts/ is on the path of a script run from it)
+from benchmark_calculators import device_of, synchronize
+
 PROBE = 16
 STEPS, M = 25, 30
 METRICS = ('deletion', 'insertion', 'randomization', 'completeness')
@@ -140,7 +143,6 @@ def train(esol, epochs, trigger, out, metrics=(), background=True,
     numpy.random.seed(0)
     predictor = GraphRegressor()
     predictor.to_device(device)
-    device = predictor.device
     model = L.Classifier(predictor, lossfun=F.mean_squared_error)
     model.compute_accuracy = False
     optimizer = chainer.optimizers.Adam()
@@ -158,7 +160,7 @@ def train(esol, epochs, trigger, out, metrics=(), background=True,
         trainer.extend(floor, trigger=trigger, name='floor')
     start, cpu = time.perf_counter(), time.process_time()
     trainer.run()  # finalize drains the background writer
-    synchronize(device)
+    synchronize()
     elapsed = time.perf_counter() - start
     cpu = time.process_time() - cpu  # every thread of the process
     if floor is not None:  # the probe's own time is not the report's
@@ -201,12 +203,6 @@ def random_model_seconds(report):
     return time.perf_counter() - start
 
 
-def synchronize(device):
-    """Waits for the GPU's queued work, so that a timer reads it."""
-    if isinstance(device, chainer.backend.GpuDevice):
-        device.device.synchronize()
-
-
 class FloorProbe(object):
     """An extension on the report's trigger that times, just before each
     report, one forward+backward pass over every stacked probe row."""
@@ -228,7 +224,7 @@ class FloorProbe(object):
         with chainer.using_config('train', False), self.hook:
             out = self.predictor(self.atoms, self.adjs)
         chainer.grad([F.sum(out)], [self.hook.variable])
-        synchronize(self.predictor.device)
+        synchronize()
         self.seconds.append(time.perf_counter() - start)
 
 
@@ -245,8 +241,7 @@ def main():
                         choices=[True, 'thread'],
                         help="'thread' draws on the writer thread")
     args = parser.parse_args()
-    device = chainer.get_device(int(args.device) if args.device.lstrip(
-        '-').isdigit() else args.device)
+    device = device_of(args.device)
     out = args.out or tempfile.mkdtemp(prefix='saliency-bench-')
     esol = load_esol()
     rows = metric_rows(esol)
