@@ -18,7 +18,7 @@ setup(
         'console_scripts': ['saliency-replay=saliency_ext.replay.cli:main'],
     },
     extras_require={
-        'visualize': ['matplotlib>=3.7', 'pillow>=10.1', 'rdkit>=2023.9'],
+        'visualize': ['matplotlib>=3.7', 'pillow>=10.1', 'rdkit>=2023.9', 'isal>=1.6'],
         'tensorboard': ['tensorboardX>=2.6', 'tensorboard>=2.14', 'crc32c>=2.3'],
         'mpi': ['mpi4py>=4.0'],  # and an MPI: the mpich wheel or the system's
     },

@@ -305,15 +305,21 @@ class ReportEntry(object):
             on_error is None else lambda i, error: on_error(
                 i, names[i], error))))
 
-    def draw(self, maps, bound, limits=None, *, std=None, on_error=None):
+    def draw(self, maps, bound, limits=None, *, std=None, on_error=None,
+             cell=None):
         """Draws ``maps`` with the per-map arguments ``bound`` (missing ones
         are empty: the mean) and the per-map ``(vmin, vmax)`` ``limits`` (or
         None for the visualizer's own scale); with ``show_std``, the spread
-        ``std[i]`` of each of the first ``len(std)`` maps beside it. Returns
-        the pictures; a map that fails to draw raises, or takes
+        ``std[i]`` of each of the first ``len(std)`` maps beside it; with
+        ``cell``, a ``(width, height)``, as small as a tile of that size
+        where the visualizer can draw small (``for_cell``). Returns the
+        pictures; a map that fails to draw raises, or takes
         ``on_error(position, error)``.
         """
         from saliency_ext.visualizers import FixedScaler
+        visualizer = self.visualizer
+        if cell is not None and hasattr(visualizer, 'for_cell'):
+            visualizer = visualizer.for_cell(*cell)
         pictures = []
         for i, item in enumerate(maps):
             kwargs = dict(self.visualize_options)
@@ -321,9 +327,10 @@ class ReportEntry(object):
             if limits is not None:
                 kwargs['scaler'] = FixedScaler(*limits[i])
             try:
-                rgb = self.visualizer.visualize(item, **kwargs)
+                rgb = visualizer.visualize(item, **kwargs)
                 if self.show_std and std is not None and i < len(std):
-                    rgb = self._beside_spread(rgb, item, std[i], kwargs)
+                    rgb = self._beside_spread(visualizer, rgb, item, std[i],
+                                              kwargs)
             except Exception as error:
                 if on_error is None:
                     raise
@@ -356,7 +363,8 @@ class ReportEntry(object):
             return (0., hi), False
         return (lo, hi), lo < 0
 
-    def _beside_spread(self, rgb, item, item_std, kwargs):
+    @staticmethod
+    def _beside_spread(visualizer, rgb, item, item_std, kwargs):
         """``rgb`` with the spread's panel on its right, on a scale whose
         top is the largest magnitude of the map's own colour scale."""
         from saliency_ext.visualizers import Scaler
@@ -364,7 +372,7 @@ class ReportEntry(object):
         scaler = kwargs.pop('scaler', None)
         vmin, vmax = scaler.limits(item) if isinstance(scaler, Scaler) \
             else limits_of(item)
-        panel = self.visualizer.visualize_spread(
+        panel = visualizer.visualize_spread(
             item_std, top=max(-vmin, vmax) or 1., **kwargs)
         return side_by_side(rgb, panel)
 

@@ -4,6 +4,7 @@ so far, each captioned with the entry, the step and the item, and carrying
 its colour legend."""
 import numpy
 
+from saliency_ext.report import history as history_module
 from saliency_ext.report.entry import limits_of
 from saliency_ext.report.errors import describe
 from saliency_ext.report.placeholder import placeholder
@@ -136,16 +137,17 @@ class ReportPictures(object):
         return [sequence[-1]] + list(sequence[:-1])
 
     def _overview(self, maps, panels, texts, limits, shared, header):
-        if shared is not None and not (limits is not None and numpy.all(
-                numpy.asarray(limits) == numpy.asarray(shared))):
-            panels = [compose.enlarge(rgb, MIN_TILE) for rgb in self.entry.draw(
-                [m for _, m in maps], self.series.item_kwargs,
-                [shared] * len(maps), on_error=_placeholder(panels[0].shape))]
-        panels, texts = self._mean_first(panels), self._mean_first(texts)
         cell = tuple(min(c, max(s, 96)) for c, s in zip(
             OVERVIEW_CELL, (max(p.shape[1] for p in panels),
                             max(p.shape[0] for p in panels))))
         cell = (max(cell[0], LABEL_WIDTH), cell[1])
+        if shared is not None and not (limits is not None and numpy.all(
+                numpy.asarray(limits) == numpy.asarray(shared))):
+            panels = [compose.enlarge(rgb, MIN_TILE) for rgb in self.entry.draw(
+                [m for _, m in maps], self.series.item_kwargs,
+                [shared] * len(maps), on_error=_placeholder(cell[::-1]),
+                cell=cell)]
+        panels, texts = self._mean_first(panels), self._mean_first(texts)
         columns = compose.grid_shape(len(panels), cell, OVERVIEW_WIDTH)
         body = compose.tiled(panels, [_two_lines(t) for t in texts],
                              columns=columns, cell=cell)
@@ -165,7 +167,7 @@ class ReportPictures(object):
             return [compose.enlarge(rgb, MIN_TILE) for rgb in self.entry.draw(
                 [m for _, m, _ in chosen], [k for _, _, k in chosen],
                 None if scale is None else [scale] * len(chosen),
-                on_error=_placeholder(shape))]
+                on_error=_placeholder(shape), cell=history_module.CELL)]
         history.add(self.stamp, ordered, draw,
                     shared=self.series.history_shared)
         return history.picture(

@@ -3,6 +3,7 @@ missing values, the output contract."""
 
 import functools
 import importlib
+import importlib.util
 import inspect
 import os
 import typing
@@ -34,12 +35,14 @@ def default_font(size):
     covers accented Latin, Greek and Cyrillic feature names. PIL's own font
     (Latin only) stands in where matplotlib is not installed."""
     image_font = require('PIL.ImageFont', 'drawing text')
+    # found, not imported: importing matplotlib takes half a second
+    spec = importlib.util.find_spec('matplotlib')
     try:
-        path = os.path.join(os.path.dirname(importlib.import_module(
-            'matplotlib').__file__), 'mpl-data', 'fonts', 'ttf', 'DejaVuSans.ttf')
+        path = os.path.join(spec.submodule_search_locations[0], 'mpl-data', 'fonts',
+                            'ttf', 'DejaVuSans.ttf')
         # the basic layout engine: several times faster than Raqm for these labels
         return image_font.truetype(path, size, layout_engine=image_font.Layout.BASIC)
-    except (ImportError, OSError):
+    except (AttributeError, OSError):  # no matplotlib, or no font in it
         return image_font.load_default(size=size)
 
 
@@ -150,6 +153,15 @@ def add_title(rgb, title, size):
     return np.asarray(picture)
 
 
+def fitted_size(size, width, height):
+    """The ``(width, height)`` of a picture of ``size`` (width, height) shrunk to fit
+    ``width`` x ``height``, keeping its aspect ratio; None when it fits as it is."""
+    factor = min(width / size[0], height / size[1])
+    if factor >= 1:
+        return None
+    return max(1, round(size[0] * factor)), max(1, round(size[1] * factor))
+
+
 class BaseVisualizer:
     """A visualizer turns one saliency array into an RGB picture and optionally a file.
 
@@ -164,6 +176,13 @@ class BaseVisualizer:
     def visualize(self, saliency, *args, **kwargs):
         """Draw ``saliency``; see the subclass for the arguments."""
         raise NotImplementedError
+
+    def for_cell(self, width, height):
+        """A visualizer that draws as this one does but fits ``width`` x ``height`` pixels,
+        for the small tiles of a report's overview and history: this one where it draws
+        only at the size of its input (the report then shrinks the picture); subclasses
+        with a size of their own draw small tiles directly, at a fraction of the cost."""
+        return self
 
     def check_arguments(self, **kwargs):
         """Check keyword arguments of :meth:`visualize`, other than the saliency, without

@@ -13,7 +13,7 @@ import numpy as np
 
 from saliency_ext.optional import require
 from saliency_ext.visualizers import colors
-from saliency_ext.visualizers.base import default_font, draw_text
+from saliency_ext.visualizers.base import default_font, draw_text, fitted_size
 
 WHITE = (255, 255, 255)
 BLACK = (0, 0, 0)
@@ -196,20 +196,10 @@ def enlarge(picture, min_size):
     return np.repeat(np.repeat(picture, factor, axis=0), factor, axis=1)
 
 
-def _fitted_size(picture, width, height):
-    """The (width, height) of ``picture`` shrunk to fit ``width`` x ``height``, keeping
-    its aspect ratio; None when it fits as it is."""
-    h, w = picture.shape[:2]
-    factor = min(width / w, height / h)
-    if factor >= 1:
-        return None
-    return max(1, round(w * factor)), max(1, round(h * factor))
-
-
 def fit(picture, width, height):
     """``picture`` shrunk (never enlarged) to fit ``width`` x ``height``,
     keeping its aspect ratio."""
-    size = _fitted_size(picture, width, height)
+    size = fitted_size(picture.shape[1::-1], width, height)
     if size is None:
         return picture
     image, _ = _pil()

@@ -1,6 +1,7 @@
 """MolVisualizer and SmilesVisualizer: atoms of a molecule coloured by their saliency."""
 
 import collections
+import copy
 import functools
 import io
 import math
@@ -13,7 +14,7 @@ import numpy as np
 from saliency_ext.optional import require
 from saliency_ext.datasets.molecules import smiles_to_mol
 from saliency_ext.visualizers import colors, scalers
-from saliency_ext.visualizers.base import BaseVisualizer, to_numpy
+from saliency_ext.visualizers.base import BaseVisualizer, fitted_size, to_numpy
 
 
 #: Blank margin around the molecule, a fraction of the picture, so that highlights never
@@ -233,6 +234,17 @@ class MolVisualizer(BaseVisualizer):
         draw = require('rdkit.Chem.Draw.rdMolDraw2D', 'MolVisualizer')
         return self._write(rgb, save_filepath, svg=lambda: self._draw(
             draw.MolDraw2DSVG(*self.size), mol, highlights, legend))
+
+    def for_cell(self, width, height):
+        """This visualizer at the largest size that fits ``width`` x ``height`` pixels (its
+        own size when that fits): a molecule drawn small has labels that can be read, where
+        a large drawing shrunk has them blurred, and costs half as much."""
+        size = fitted_size(self.size, width, height)
+        if size is None:
+            return self
+        tile = copy.copy(self)
+        tile.size = size
+        return tile
 
     def check_arguments(self, **kwargs):
         """Check :meth:`visualize`'s arguments other than the saliency, without drawing:

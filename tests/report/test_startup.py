@@ -321,3 +321,23 @@ def test_an_image_that_cannot_be_drawn_is_named_at_start(tmp_path):
                              r'ValueError: image must be a PIL image or an array .*'
                              r'got shape \(5, 8, 8\)'):
         SaliencyReport(x, {'maps': entry}).setup(str(tmp_path))
+
+
+def test_overview_and_history_tiles_are_drawn_at_their_size(molecules, monkeypatch):
+    # drawn large and shrunk, they cost twice as much and their labels blurred
+    from saliency_ext.report.drawing import draw_here
+    from saliency_ext.report.pictures import OVERVIEW_CELL, item_texts
+    from saliency_ext.report.history import CELL
+    from saliency_ext.visualizers.mol import MolVisualizer
+    report = _molecule_report(molecules, {'smiles': molecules[2]})
+    sizes = []
+    visualize = MolVisualizer.visualize
+    monkeypatch.setattr(MolVisualizer, 'visualize', lambda self, *args, **kwargs: (
+        sizes.append(self.size), visualize(self, *args, **kwargs))[1])
+    explained = report.explain(0)['ig']
+    series = report.series['ig']
+    series.advance(explained.saliency, 0, 0, 0)
+    pictures, _ = draw_here(series, 'epoch 0', item_texts(report.probe_indices, None),
+                            explained.saliency, series.limits(explained.saliency), None)
+    assert sizes == [(300, 300)] * 6 + [OVERVIEW_CELL] * 6 + [CELL] * 4
+    assert pictures['item_00'].shape[1] >= 300  # an item's own picture stays large

@@ -288,3 +288,21 @@ def test_layers_painted_in_a_box_equal_a_whole_layer(monkeypatch):
     for got, expected in zip(boxed, draw()):
         assert (np.ptp(got, axis=-1) > 60).any()  # coloured pixels
         np.testing.assert_array_equal(got, expected)
+
+
+def test_a_tile_is_drawn_at_its_size_not_shrunk():
+    visualizer = SmilesVisualizer(size=(300, 200), highlight_radius=0.5)
+    saliency = np.array([1.0, -0.5, 0.25, 0.0])
+    tile = visualizer.for_cell(150, 150)
+    assert tile.size == (150, 100) and tile.highlight_radius == 0.5
+    assert visualizer.size == (300, 200)  # the visualizer itself is unchanged
+    np.testing.assert_array_equal(
+        tile.visualize(saliency, 'CC(=O)O'),
+        SmilesVisualizer(size=(150, 100), highlight_radius=0.5).visualize(saliency, 'CC(=O)O'))
+    assert visualizer.for_cell(300, 400) is visualizer  # fits as it is
+
+
+def test_visualizers_without_a_size_of_their_own_are_shrunk_by_the_report():
+    from saliency_ext.visualizers import ImageVisualizer, TableVisualizer
+    for visualizer in (ImageVisualizer(), TableVisualizer()):
+        assert visualizer.for_cell(10, 10) is visualizer

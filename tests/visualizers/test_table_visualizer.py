@@ -1,3 +1,5 @@
+import subprocess
+import sys
 import xml.etree.ElementTree as ElementTree
 
 import numpy as np
@@ -154,6 +156,29 @@ def test_ticks_read_in_raw_units_or_shares_and_are_not_clipped(tmp_path, scaler,
              if e.tag.endswith('text')]
     assert texts[2:] == ticks + [label]
     assert (rgb[:, -4:] == 255).all()  # nothing drawn at the right edge
+
+
+def test_the_font_is_found_without_importing_matplotlib():
+    # importing matplotlib took half a second of a drawing process's first report
+    code = ('import sys; from saliency_ext.visualizers.base import default_font; '
+            'font = default_font(13); print(font.getname()[0], "matplotlib" in sys.modules)')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.split() == ['DejaVu', 'Sans', 'False']
+
+
+def test_without_matplotlib_the_font_is_pils_own(monkeypatch):
+    from saliency_ext.visualizers import base
+    find_spec = base.importlib.util.find_spec
+    monkeypatch.setattr(base.importlib.util, 'find_spec', lambda name, *args: None if
+                        name == 'matplotlib' else find_spec(name, *args))
+    base.default_font.cache_clear()
+    try:
+        font = base.default_font(13)
+        assert font.getname()[0] != 'DejaVu Sans'
+        assert font.getbbox('feature')[2] > 0  # it draws
+    finally:
+        base.default_font.cache_clear()
 
 
 def test_accented_and_greek_names_are_drawn_with_a_truetype_font():
