@@ -285,6 +285,18 @@ def main():
                   1000 * seconds.get('encode', 0) / n,
                   1000 * (seconds.get('write', 0) -
                           seconds.get('encode', 0)) / n))
+    plain = [r[0] for r in runs[None, ()]]
+    print('without the report, {} rounds: {:.1f} to {:.1f} s: one run moves by '
+          'up to {:.1f} s (the noise)'.format(len(plain), min(plain),
+                                              max(plain), max(plain) - min(plain)))
+    for interval in (1, 5):
+        paired = [(r[0] - p[0]) / r[2].compute for r, p in
+                  zip(runs[interval, ()], runs[None, ()]) if r[2].blocking]
+        if paired:
+            print('every {} epoch{}: x compute, each round against its own run '
+                  'without the report: median {:.2f} (from {:.2f} to {:.2f})'
+                  .format(interval, 's' * (interval > 1),
+                          statistics.median(paired), min(paired), max(paired)))
     print('blocking: median seconds a report holds training; floor: one '
           'forward+backward pass\nover the stacked probe; compute: the sum '
           'of saliency/<entry>/seconds; overhead:\nextra wall time of the '
