@@ -238,7 +238,7 @@ def decode_png(png):
     if png[:8] != _PNG_SIGNATURE or png[12:16] != b'IHDR' or png[37:41] != b'IDAT' or \
             png[24:29] != b'\x08\x02\x00\x00\x00':  # 8-bit RGB, no interlace
         raise ValueError('not a PNG file of encode_png (8-bit RGB, one IDAT chunk)')
-    width, height = struct.unpack('>II', png[16:24])
+    height, width = png_size(png)
     size = struct.unpack('>I', png[33:37])[0]
     rows = np.frombuffer(zlib.decompress(png[41:41 + size]), np.uint8)
     rows = rows.reshape(height, 1 + 3 * width)

@@ -35,7 +35,7 @@ def default_font(size):
     covers accented Latin, Greek and Cyrillic feature names. PIL's own font
     (Latin only) stands in where matplotlib is not installed."""
     image_font = require('PIL.ImageFont', 'drawing text')
-    # found, not imported: importing matplotlib takes half a second
+    # found, not imported: importing matplotlib took 0.15 s of a drawing process's first report
     spec = importlib.util.find_spec('matplotlib')
     try:
         path = os.path.join(spec.submodule_search_locations[0], 'mpl-data', 'fonts',
