@@ -15,6 +15,7 @@ fork while another thread is inside OpenBLAS leaves OpenBLAS's threads
 stopped for good in the parent.
 """
 import concurrent.futures
+import ctypes
 import multiprocessing
 import os
 import pickle
@@ -151,6 +152,27 @@ def _adopt(key):
         except OSError:
             pass
     threading.Thread(target=_end_with, args=(parent,), daemon=True).start()
+    _keep_freed_memory()
+
+
+#: glibc's ``mallopt`` parameters, and the values the drawing process gives them.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_KEPT_BYTES = 64 << 20
+
+
+def _keep_freed_memory():
+    """In the child: has glibc keep the memory of freed pictures for the next ones.
+    By default it maps each block over 128 KiB (a canvas, a PNG's rows) afresh and
+    returns it when freed, so every picture paid a page fault per 4 KiB it touched: a
+    tenth of the drawing time. Blocks up to 64 MiB now come from the heap, which keeps
+    up to twice that free; the process's memory stays at its peak, a few reports'
+    pictures. Elsewhere than glibc, nothing changes."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_MMAP_THRESHOLD, _KEPT_BYTES)
+    mallopt(_M_TRIM_THRESHOLD, 2 * _KEPT_BYTES)
 
 
 def _end_with(parent):

@@ -13,7 +13,7 @@ import numpy as np
 
 from saliency_ext.optional import require
 from saliency_ext.visualizers import colors
-from saliency_ext.visualizers.base import default_font, draw_text, fitted_size
+from saliency_ext.visualizers.base import default_font, draw_text, fitted_size, text_length
 
 WHITE = (255, 255, 255)
 BLACK = (0, 0, 0)
@@ -34,7 +34,7 @@ def _pil():
 
 def text_width(text, size=FONT_SIZE):
     """Width in pixels of ``text`` in the default font."""
-    return math.ceil(default_font(size).getlength(text))
+    return math.ceil(text_length(text, size))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -42,7 +42,9 @@ def fit_text(text, width, size=FONT_SIZE):
     """``text`` shortened with an ellipsis to at most ``width`` pixels (kept: every picture
     of a report repeats its header, and every report the legends' lines and the items'
     names)."""
-    font = default_font(size)
+    if text_length(text, size) <= width:
+        return text
+    font = default_font(size)  # the shortened texts are measured, not drawn
     while len(text) > 1 and font.getlength(text) > width:
         text = text[:-2] + '\u2026'
     return text

@@ -34,6 +34,9 @@ class Depiction(typing.NamedTuple):
         atoms (numpy.ndarray): ``(n_atoms, 2)`` pixel centres ``(x, y)`` of the atoms.
         pixels_per_angstrom (float): the drawing's scale.
         bonds (numpy.ndarray): ``(n_bonds, 2)`` the atoms of each bond, in bond order.
+        ink (numpy.ndarray): where the drawing is not white, as indices into
+            ``skeleton.reshape(-1)``.
+        ink_values (numpy.ndarray): the drawing there, ``uint16``.
     """
 
     mol: object
@@ -41,6 +44,8 @@ class Depiction(typing.NamedTuple):
     atoms: np.ndarray
     pixels_per_angstrom: float
     bonds: np.ndarray
+    ink: np.ndarray
+    ink_values: np.ndarray
 
 
 _depictions = collections.OrderedDict()
@@ -68,9 +73,11 @@ def _depiction(mol, size, legend):
                                            for i in range(mol.GetNumAtoms()))])
     origin, unit = (drawer.GetDrawCoords(geometry.Point2D(x, 0.0)) for x in (0.0, 1.0))
     bonds = [(b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in mol.GetBonds()]
+    ink = np.flatnonzero(skeleton.reshape(-1) != 255)
     found = Depiction(mol, skeleton, atoms.reshape(-1, 2),
                       math.hypot(unit.x - origin.x, unit.y - origin.y),
-                      np.array(bonds, dtype=np.intp).reshape(-1, 2))
+                      np.array(bonds, dtype=np.intp).reshape(-1, 2),
+                      ink, skeleton.reshape(-1)[ink].astype(np.uint16))
     with _depictions_lock:
         _depictions[key] = found
         while len(_depictions) > DEPICTIONS:
@@ -96,65 +103,66 @@ def _shown_atoms(scaled, visualize_ratio):
 
 
 def _colours(color_fn, values):
-    """``color_fn`` of each value, as tuples of floats; :func:`~colors.red_blue` (the
-    default) colours them all in one call, any other function one by one."""
+    """``color_fn`` of each value, RGB (or RGBA) rows in ``[0, 1]``;
+    :func:`~colors.red_blue` (the default) colours them all in one call, any other
+    function one by one."""
     if color_fn is colors.red_blue:
-        return [tuple(c) for c in color_fn(values).tolist()]
-    return [tuple(float(c) for c in color_fn(v)) for v in values.tolist()]
+        return color_fn(values)
+    rows = [color_fn(v) for v in values.tolist()]
+    return np.array(rows, dtype=np.float64) if rows else np.zeros((0, 3))
+
+
+class Highlights(typing.NamedTuple):
+    """What to colour: atoms and bonds, and their colours.
+
+    Attributes:
+        atoms (numpy.ndarray): the coloured atoms.
+        bonds (numpy.ndarray): the coloured bonds, as indices into the molecule's bonds.
+        colours (numpy.ndarray): their RGB (or RGBA) colours in ``[0, 1]``, one row per atom
+            and then one per bond.
+    """
+
+    atoms: np.ndarray
+    bonds: np.ndarray
+    colours: np.ndarray
+
+    def rdkit(self):
+        """The colours as RDKit takes them: ``({atom: rgb}, {bond: rgb})``."""
+        rows = [tuple(c) for c in self.colours.tolist()]
+        return (dict(zip(self.atoms.tolist(), rows)),
+                dict(zip(self.bonds.tolist(), rows[len(self.atoms):])))
 
 
 def _highlights(bonds, scaled, shown, color_fn, color_bonds):
-    """Highlight colours as RDKit takes them: ``({atom: rgb}, {bond: rgb})``, for the
-    ``(n_bonds, 2)`` atoms of the bonds and the ``shown`` atoms (a bool per atom).
+    """The :class:`Highlights` of the ``(n_bonds, 2)`` atoms of the bonds and the ``shown``
+    atoms (a bool per atom): missing atoms grey.
 
     A bond is coloured when both its atoms are shown and not missing, with the colour of the
     mean of their scaled values.
     """
     values, missing = scaled.values, scaled.missing
     atoms = np.flatnonzero(shown)
-    atom_colours = _colours(color_fn, values[atoms])
-    grey = tuple(colors.MISSING.tolist())
-    highlighted = {int(i): grey if missing[i] else c for i, c in zip(atoms, atom_colours)}
-    if not color_bonds:
-        return highlighted, {}
-    coloured = np.flatnonzero((shown & ~missing)[bonds].all(axis=1))
-    ends = values[bonds[coloured]]
-    return highlighted, dict(zip(coloured.tolist(),
-                                 _colours(color_fn, (ends[:, 0] + ends[:, 1]) / 2)))
+    coloured = np.flatnonzero((shown & ~missing)[bonds].all(axis=1)) if color_bonds else \
+        np.zeros(0, np.intp)
+    ends = values[bonds[coloured]].reshape(-1, 2)
+    colours = _colours(color_fn, np.concatenate([values[atoms], (ends[:, 0] + ends[:, 1]) / 2]))
+    grey = np.flatnonzero(missing[atoms])
+    colours[grey, :3] = colors.MISSING
+    colours[grey, 3:] = 1.0
+    return Highlights(atoms, coloured, colours)
 
 
-def _uint8(colours):
-    """RGB ``uint8`` rows of colours in ``[0, 1]`` (RGB or RGBA tuples), as tuples."""
-    rows = [c[:3] for c in colours]
-    return [tuple(c) for c in colors.to_uint8(np.reshape(rows, (-1, 3))).tolist()]
-
-
-def _multiplied(skeleton, layer):
-    """``skeleton * layer / 255`` rounded, both RGB ``uint8``: the layer's colours under
-    the drawing's black lines and labels."""
-    return colors.divided_by_255(
-        skeleton.astype(np.uint16) * np.asarray(layer, np.uint16)).astype(np.uint8)
-
-
-def _painted(skeleton, points, reach, paint):
-    """The drawing ``skeleton`` multiplied with a layer that ``paint(pen)`` colours within
-    ``reach`` pixels of ``points`` ``(n, 2)`` (x, y): the layer is white elsewhere, so only
-    that box of it is read and multiplied. (The shapes are drawn where they are on a layer
-    as big as the drawing: PIL does not draw a shape moved by whole pixels to the same
-    pixels.)"""
-    height, width = skeleton.shape[:2]
-    painted = skeleton.copy()
-    if not len(points):
-        return painted
-    left, top = np.maximum(np.floor(points.min(axis=0) - reach) - 1, 0).astype(int)
-    right, bottom = np.minimum(np.ceil(points.max(axis=0) + reach) + 2,
-                               (width, height)).astype(int)
-    if right <= left or bottom <= top:
-        return painted
+def _painted(depiction, paint):
+    """The drawing multiplied with a layer that ``paint(pen)`` colours (white elsewhere),
+    so its lines and labels stay black over the colours. Where the drawing is white the
+    product is the layer itself: only the drawing's ink, a few percent of its pixels, is
+    multiplied."""
+    height, width = depiction.skeleton.shape[:2]
     layer = require('PIL.Image', 'MolVisualizer').new('RGB', (width, height), 'white')
     paint(require('PIL.ImageDraw', 'MolVisualizer').Draw(layer))
-    painted[top:bottom, left:right] = _multiplied(skeleton[top:bottom, left:right],
-                                                  layer.crop((left, top, right, bottom)))
+    painted = np.array(layer)
+    flat = painted.reshape(-1)
+    flat[depiction.ink] = colors.divided_by_255(depiction.ink_values * flat[depiction.ink])
     return painted
 
 
@@ -259,19 +267,18 @@ class MolVisualizer(BaseVisualizer):
         """The cached drawing of the molecule over its highlights: discs at the atoms and
         thick lines along the bonds, drawn with PIL and multiplied with the drawing, so
         lines and labels stay black. Much faster than RDKit drawing the molecule anew."""
-        atom_colors, bond_colors = highlights
         radius = self.highlight_radius * depiction.pixels_per_angstrom
         width = round(1.2 * radius)  # the bonds' lines stay within their atoms' discs
+        fills = [tuple(c) for c in colors.to_uint8(highlights.colours[:, :3]).tolist()]
+        ends = depiction.atoms[depiction.bonds[highlights.bonds]].tolist()
+        centres = depiction.atoms[highlights.atoms].tolist()
 
         def paint(pen):
-            atoms = depiction.atoms
-            for index, fill in zip(bond_colors, _uint8(bond_colors.values())):
-                ends = atoms[depiction.bonds[index]].tolist()
-                pen.line([tuple(p) for p in ends], fill=fill, width=width)
-            for (x, y), fill in zip(atoms[list(atom_colors)].tolist(),
-                                    _uint8(atom_colors.values())):
+            for (start, end), fill in zip(ends, fills[len(centres):]):
+                pen.line([tuple(start), tuple(end)], fill=fill, width=width)
+            for (x, y), fill in zip(centres, fills):
                 pen.ellipse((x - radius, y - radius, x + radius, y + radius), fill=fill)
-        return _painted(depiction.skeleton, depiction.atoms[list(atom_colors)], radius, paint)
+        return _painted(depiction, paint)
 
     @staticmethod
     def _atom_saliency(saliency, n_atoms):
@@ -344,7 +351,7 @@ class MolVisualizer(BaseVisualizer):
                                             rings[:, 3].tolist()):
                 pen.ellipse((x - reach, y - reach, x + reach, y + reach), outline=ring,
                             width=max(1, round(width)))
-        return _painted(depiction.skeleton, rings[:, :2], outer.max(initial=0), paint)
+        return _painted(depiction, paint)
 
     @staticmethod
     def _draw_rings(drawer, mol, rings, title):
@@ -368,7 +375,7 @@ class MolVisualizer(BaseVisualizer):
 
     def _draw(self, drawer, mol, highlights, legend):
         """Draw with an RDKit ``MolDraw2D`` and return its output (PNG bytes or SVG text)."""
-        atom_colors, bond_colors = highlights
+        atom_colors, bond_colors = highlights.rdkit()
         _options(drawer)
         # RDKit draws an atom highlight of one colour as a 360-point polygon, which Cairo fills
         # slowly (about 0.25 ms an atom); one of several colours is drawn as arcs, three

@@ -15,7 +15,7 @@ import numpy as np
 from saliency_ext.optional import require
 from saliency_ext.visualizers import colors, compose, scalers
 from saliency_ext.visualizers.base import BaseVisualizer, check_bbox_inches, \
-    default_font, draw_text, to_numpy
+    draw_text, text_length, to_numpy
 
 SORTS = ('descending', 'ascending', 'none')
 _PAD = 8  # pixels around the chart and between the labels and the bars
@@ -245,12 +245,12 @@ class TableVisualizer(BaseVisualizer):
 
     def _layout(self, scaled, names, order, scaler, style):
         """Place the title, the bars, the feature names and the value axis."""
-        font, size, row = default_font(self.font_size), self.font_size, self.bar_height
+        size, row = self.font_size, self.bar_height
         top = _PAD + (round(1.8 * size) if style.title else 0)
         grey = tuple(colors.to_uint8(colors.MISSING).tolist())
         labels = [(f'{names[i]} (missing)', grey) if scaled.missing[i] else (names[i], _BLACK)
                   for i in order]
-        label_width = min(max((font.getlength(t) for t, _ in labels), default=0.0),
+        label_width = min(max((text_length(t, size) for t, _ in labels), default=0.0),
                           _LABEL_SHARE * self.width)
         # room on the right for half of the widest tick label
         left, right = 2 * _PAD + label_width, self.width - _PAD - 2.2 * size

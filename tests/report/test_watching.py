@@ -1,7 +1,9 @@
 """What a user watching the report sees in TensorBoard, read back with
 TensorBoard's own EventAccumulator, and what drawing costs."""
 import io
+import ctypes
 import os
+import platform
 import signal
 import time
 
@@ -266,3 +268,38 @@ def test_a_drawing_process_that_dies_is_told_and_drawing_goes_on(tmp_path):
         (1, None), (2, None)]
     assert all(os.path.isfile(layout.path(f)) for r in records
                for f in r['files'])
+
+
+class _MallocInfo(ctypes.Structure):
+    """glibc's ``struct mallinfo2``."""
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        'arena', 'ordblks', 'smblks', 'hblks', 'hblkhd', 'usmblks', 'fsmblks',
+        'uordblks', 'fordblks', 'keepcost')]
+
+
+def _where_a_big_block_goes():
+    """Whether a 40 MiB block (over the 32 MiB up to which glibc learns to
+    keep blocks) is mapped afresh, and whether its memory stays in the heap
+    once freed."""
+    info = ctypes.CDLL(None).mallinfo2
+    info.restype = _MallocInfo
+    block = numpy.empty(40 << 20, numpy.uint8)
+    mapped = info().hblkhd >= block.nbytes
+    del block
+    return mapped, info().fordblks >= 40 << 20
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != 'glibc', reason='glibc only')
+def test_the_drawing_process_keeps_freed_memory_for_the_next_pictures(
+        tmp_path):
+    trainer, _ = make_trainer(tmp_path, epochs=1, tensorboard=False,
+                              entries=('ig',))
+    report = trainer.get_extension('SaliencyReport')
+    report.setup(str(tmp_path))
+    try:
+        there = report._drawing._executor.submit(
+            _where_a_big_block_goes).result()
+    finally:
+        report.finalize()
+    assert _where_a_big_block_goes()[0]  # glibc's default: mapped afresh
+    assert there == (False, True)

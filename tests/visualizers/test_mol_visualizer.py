@@ -258,11 +258,12 @@ def test_spread_needs_a_positive_top():
         MolVisualizer().visualize_spread(np.zeros(3), _mol('CCO'), top=0.)
 
 
-def test_layers_painted_in_a_box_equal_a_whole_layer(monkeypatch):
+def test_multiplying_the_ink_alone_equals_multiplying_every_pixel(monkeypatch):
     from PIL import Image, ImageDraw
     from saliency_ext.visualizers import mol as mol_module
 
-    def whole(skeleton, points, reach, paint):  # the layer as big as the picture
+    def whole(depiction, paint):  # every pixel of the drawing times the layer
+        skeleton = depiction.skeleton
         layer = Image.new('RGB', skeleton.shape[1::-1], 'white')
         paint(ImageDraw.Draw(layer))
         product = skeleton.astype(np.uint16) * np.asarray(layer, np.uint16)
@@ -270,7 +271,6 @@ def test_layers_painted_in_a_box_equal_a_whole_layer(monkeypatch):
 
     rng = np.random.RandomState(0)
     visualizer = SmilesVisualizer(size=(320, 280))
-    # PIL draws a bond of the second moved by whole pixels on other pixels
     molecules = ['CC(C)Cc1ccc(cc1)C(C)C(=O)NCc1ccc(OC)c(OC)c1OCCN(C)C', 'CC(C)(C)Cc1ccccc1']
 
     def draw():
@@ -282,10 +282,10 @@ def test_layers_painted_in_a_box_equal_a_whole_layer(monkeypatch):
                          visualizer.visualize(saliency, smiles, visualize_ratio=0.3),
                          visualizer.visualize_spread(spread, smiles, top=0.5)]
         return pictures
-    boxed = draw()
+    inked = draw()
     rng.seed(0)
     monkeypatch.setattr(mol_module, '_painted', whole)
-    for got, expected in zip(boxed, draw()):
+    for got, expected in zip(inked, draw()):
         assert (np.ptp(got, axis=-1) > 60).any()  # coloured pixels
         np.testing.assert_array_equal(got, expected)
 

@@ -159,7 +159,7 @@ def test_ticks_read_in_raw_units_or_shares_and_are_not_clipped(tmp_path, scaler,
 
 
 def test_the_font_is_found_without_importing_matplotlib():
-    # importing matplotlib took half a second of a drawing process's first report
+    # importing matplotlib took 0.15 s of a drawing process's first report
     code = ('import sys; from saliency_ext.visualizers.base import default_font; '
             'font = default_font(13); print(font.getname()[0], "matplotlib" in sys.modules)')
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
