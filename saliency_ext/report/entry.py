@@ -254,6 +254,15 @@ class ReportEntry(object):
             return self.calculator.explain_outputs(
                 data, len(as_dataset(data)), converter)
 
+    def explained_key(self):
+        """What :meth:`explained` depends on besides the data: entries with
+        equal keys explain the same outputs (the same calculator class,
+        model, evaluation, target and labels), which one pass finds."""
+        c = self.calculator
+        return (type(c).explain_outputs, id(c.model), id(c.eval_fun),
+                id(c.target_extractor), id(c.output_extractor),
+                repr(c.target), c.label_index, str(c.device))
+
     def _own_reporter(self):
         reporter = chainer.Reporter()
         reporter.add_observers('saliency', self.calculator.model.namedlinks())

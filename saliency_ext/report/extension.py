@@ -629,10 +629,11 @@ class SaliencyReport(extension.Extension):
         groups = self._ranks.share(-(-n // size))
         return range(min(n, groups.start * size), min(n, groups.stop * size))
 
-    def _explain_items(self, name, items, epoch):
+    def _explain_items(self, name, items, epoch, explained):
         """One entry's maps of the consecutive probe items ``items``, which
         start a group; the items' seeds are the report's seed, their
-        dataset indices and the epoch."""
+        dataset indices and the epoch. ``explained``: what the report's
+        entries explain so far (see :meth:`_explained`)."""
         if not len(items):
             return Explained()
         if self._probe.arrays is None:  # a replay's process other than 0
@@ -649,7 +650,8 @@ class SaliencyReport(extension.Extension):
             return Explained.failed(error, time.perf_counter() - start)
         seconds = time.perf_counter() - start
         return Explained(arrays['saliency'], None, seconds,
-                         outputs=self._explained(name, data, converter, epoch),
+                         outputs=self._explained(name, data, converter, epoch,
+                                                 explained),
                          spread=arrays.get('saliency_std'))
 
     def explain(self, epoch, *, entries=None):
@@ -660,9 +662,9 @@ class SaliencyReport(extension.Extension):
             dict: Entry name -> :class:`~saliency_ext.report.explained.
             Explained`, in entry order.
         """
-        items = self._share()
+        items, explained = self._share(), {}
         with preserved_random_state():
-            return {name: self._explain_items(name, items, epoch)
+            return {name: self._explain_items(name, items, epoch, explained)
                     for name in self._series
                     if entries is None or name in entries}
 
@@ -859,20 +861,30 @@ class SaliencyReport(extension.Extension):
             '{} at epoch {}: {}'.format(subject(name), epoch, message),
             entry=name, items=items, indices=[indices[i] for i in items])
 
-    def _explained(self, name, data, converter, epoch):
+    def _explained(self, name, data, converter, epoch, known):
         """What an entry's maps of ``data`` explain, from the model that
         made them, for the pictures' labels; None (and a warning, once per
-        entry) when it cannot be had."""
-        try:
-            return self._series[name].entry.explained(data, converter)
-        except Exception as error:
-            if name not in self._unlabelled:
-                self._unlabelled.add(name)
-                warnings.warn('SaliencyReport entry {!r} at epoch {}: the '
-                              'pictures are not labelled with the explained '
-                              'outputs ({}: {})'.format(
-                                  name, epoch, type(error).__name__, error))
-            return None
+        entry) when it cannot be had. ``known``: the values found for the
+        other entries of the report, by :meth:`~saliency_ext.ReportEntry.
+        explained_key`: entries that explain the same outputs share one
+        pass."""
+        entry = self._series[name].entry
+        key = entry.explained_key()
+        if key not in known:
+            try:
+                known[key] = entry.explained(data, converter)
+            except Exception as error:
+                known[key] = error
+        found = known[key]
+        if not isinstance(found, Exception):
+            return found
+        if name not in self._unlabelled:
+            self._unlabelled.add(name)
+            warnings.warn('SaliencyReport entry {!r} at epoch {}: the '
+                          'pictures are not labelled with the explained '
+                          'outputs ({}: {})'.format(
+                              name, epoch, type(found).__name__, found))
+        return None
 
     def _behind(self, name):
         """Called when the training thread waits for the writer."""

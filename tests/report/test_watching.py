@@ -20,7 +20,7 @@ from saliency_ext.report.background import BackgroundWriter
 from saliency_ext.report.pictures import item_texts
 from saliency_ext.sinks import storage
 from saliency_ext.visualizers import compose
-from tests.report.training import iris, make_trainer
+from tests.report.training import entries, iris, make_trainer
 
 
 def events(out):
@@ -128,6 +128,37 @@ def test_labels_give_the_item_its_label_and_the_explained_score(tmp_path):
                                   scores[numpy.arange(3), t], rtol=1e-5)
     numpy.testing.assert_array_equal(outputs['labels'], t)
     numpy.testing.assert_array_equal(outputs['classes'], t)
+
+
+def test_entries_that_explain_the_same_outputs_share_one_pass(
+        tmp_path, monkeypatch):
+    from saliency_ext import BaseCalculator
+
+    def other_class(predictor):  # explains the predicted class instead
+        made = entries(predictor)
+        made['predicted'] = ReportEntry(GradientCalculator(
+            predictor, target='top', label_index=-1), TableVisualizer())
+        return made
+    trainer, _ = make_trainer(tmp_path, epochs=1, probe_size=4,
+                              tensorboard=False, entries=other_class)
+    report = trainer.get_extension('SaliencyReport')
+    passes = []
+    original = BaseCalculator.explain_outputs
+
+    def counted(self, *args, **kwargs):
+        passes.append(self)
+        return original(self, *args, **kwargs)
+    monkeypatch.setattr(BaseCalculator, 'explain_outputs', counted)
+    explained = report.explain(0)
+    # vanilla, smooth bayes and ig explain the label's score: one pass
+    assert len(passes) == 2
+    for name, result in explained.items():
+        alone = original(report.entries[name].calculator,
+                         report.probe_examples, 4)
+        for key in ('values', 'classes', 'labels'):
+            numpy.testing.assert_array_equal(result.outputs[key], alone[key])
+    assert not numpy.array_equal(explained['vanilla'].outputs['classes'],
+                                 explained['predicted'].outputs['classes'])
 
 
 @pytest.mark.parametrize('background', [True, 'thread'])
