@@ -3,12 +3,14 @@
 A small CNN trains on 16 x 16 images and a ``SaliencyReport`` explains a
 32-item image probe at every iteration (far more often than drawing can
 keep up with): the writer's queue is bounded, so the training thread waits
-instead of memory growing. Printed: the resident memory (VmRSS) after 50,
-100, ... reports, the history's kept rows and the warning the report gave.
+instead of memory growing. Printed: the resident memory (VmRSS) of the
+training process and of the drawing process (its child) after 50, 100, ...
+reports, the history's kept rows and the warning the report gave.
 
 Usage: python scripts/benchmark_memory.py [--reports 300] [--out DIR]
 """
 import argparse
+import os
 import tempfile
 import warnings
 
@@ -35,11 +37,21 @@ class CNN(chainer.Chain):
         return self.fc(F.max_pooling_2d(F.relu(self.conv(x)), 2))
 
 
-def rss_mib():
-    with open('/proc/self/status') as f:
+def rss_mib(pid='self'):
+    with open('/proc/{}/status'.format(pid)) as f:
         for line in f:
             if line.startswith('VmRSS:'):
                 return int(line.split()[1]) / 1024.
+
+
+def children_rss_mib():
+    """The resident memory of this process's children (the drawing
+    process)."""
+    pids = []
+    for task in os.listdir('/proc/self/task'):
+        with open('/proc/self/task/{}/children'.format(task)) as f:
+            pids += f.read().split()
+    return sum(rss_mib(pid) for pid in pids)
 
 
 class MemoryProbe(object):
@@ -57,7 +69,8 @@ class MemoryProbe(object):
         self.reports += 1
         if self.reports == 1 or self.reports % 50 == 0:
             history = next(iter(self.report.series.values())).history
-            self.rows.append((self.reports, rss_mib(), len(history.kept)))
+            self.rows.append((self.reports, rss_mib(), children_rss_mib(),
+                              len(history.kept)))
 
 
 def main():
@@ -90,9 +103,11 @@ def main():
         trainer.run()
     print('{} reports of a {}-item image probe, one every iteration:'.format(
         args.reports, PROBE))
-    print('{:>8} {:>9} {:>14}'.format('reports', 'RSS MiB', 'history rows'))
-    for reports, rss, rows in probe.rows:
-        print('{:>8} {:>9.1f} {:>14}'.format(reports, rss, rows))
+    line = '{:>8} {:>9} {:>13} {:>14}'
+    print(line.format('reports', 'RSS MiB', 'drawing MiB', 'history rows'))
+    for reports, rss, drawing, rows in probe.rows:
+        print(line.format(reports, '{:.1f}'.format(rss),
+                          '{:.1f}'.format(drawing), rows))
     behind = [str(w.message) for w in warned if 'falls behind' in
               str(w.message)]
     print('warned {} time(s): {}'.format(len(behind),
