@@ -5,7 +5,7 @@ A small CNN trains on 16 x 16 images and a ``SaliencyReport`` explains a
 keep up with): the writer's queue is bounded, so the training thread waits
 instead of memory growing. Printed: the resident memory (VmRSS) of the
 training process and of the drawing process (its child) after 50, 100, ...
-reports, the history's kept rows and the warning the report gave.
+reports, and the warning the report gave.
 
 Usage: python scripts/benchmark_memory.py [--reports 300] [--out DIR]
 """
@@ -55,22 +55,19 @@ def children_rss_mib():
 
 
 class MemoryProbe(object):
-    """After the first report and every 50th: the resident memory and the
-    history's kept rows."""
+    """After the first report and every 50th: the resident memory of the
+    training and the drawing process."""
 
     priority = SaliencyReport.priority - 1  # just after the report
 
-    def __init__(self, report):
-        self.report = report
+    def __init__(self):
         self.rows = []
         self.reports = 0
 
     def __call__(self, trainer):
         self.reports += 1
         if self.reports == 1 or self.reports % 50 == 0:
-            history = next(iter(self.report.series.values())).history
-            self.rows.append((self.reports, rss_mib(), children_rss_mib(),
-                              len(history.kept)))
+            self.rows.append((self.reports, rss_mib(), children_rss_mib()))
 
 
 def main():
@@ -95,7 +92,7 @@ def main():
         grad, ImageVisualizer(), method='abs', ch_axis=2,
         item_kwargs=lambda example: {'image': example[0]})},
         probe_size=PROBE, trigger=(1, 'iteration'), initial=False)
-    probe = MemoryProbe(report)
+    probe = MemoryProbe()
     trainer.extend(report)
     trainer.extend(probe, trigger=(1, 'iteration'), name='memory')
     with warnings.catch_warnings(record=True) as warned:
@@ -103,11 +100,11 @@ def main():
         trainer.run()
     print('{} reports of a {}-item image probe, one every iteration:'.format(
         args.reports, PROBE))
-    line = '{:>8} {:>9} {:>13} {:>14}'
-    print(line.format('reports', 'RSS MiB', 'drawing MiB', 'history rows'))
-    for reports, rss, drawing, rows in probe.rows:
+    line = '{:>8} {:>9} {:>13}'
+    print(line.format('reports', 'RSS MiB', 'drawing MiB'))
+    for reports, rss, drawing in probe.rows:
         print(line.format(reports, '{:.1f}'.format(rss),
-                          '{:.1f}'.format(drawing), rows))
+                          '{:.1f}'.format(drawing)))
     behind = [str(w.message) for w in warned if 'falls behind' in
               str(w.message)]
     print('warned {} time(s): {}'.format(len(behind),

@@ -40,7 +40,7 @@ from PIL import Image, ImageDraw
 from saliency_ext import TableVisualizer
 from saliency_ext.sinks.layout import ReportLayout
 from saliency_ext.visualizers import compose
-from saliency_ext.visualizers.base import default_font
+from saliency_ext.visualizers.text import default_font
 
 MAX_BYTES = 100 * 1000
 FONT_SIZE = 14

@@ -5,7 +5,7 @@ import textwrap
 import numpy
 
 from saliency_ext.optional import require
-from saliency_ext.visualizers.base import default_font
+from saliency_ext.visualizers.text import default_font
 
 SIZE = (320, 240)  # (width, height) when there is no other picture to match
 # Font size in pixels: a thirtieth of the width, so that the text stays readable where

@@ -13,7 +13,8 @@ import numpy as np
 
 from saliency_ext.optional import require
 from saliency_ext.visualizers import colors
-from saliency_ext.visualizers.base import default_font, draw_text, fitted_size, text_length
+from saliency_ext.visualizers.base import fitted_size
+from saliency_ext.visualizers.text import default_font, draw_text, text_length
 
 WHITE = (255, 255, 255)
 BLACK = (0, 0, 0)

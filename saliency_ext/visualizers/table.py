@@ -14,8 +14,8 @@ import numpy as np
 
 from saliency_ext.optional import require
 from saliency_ext.visualizers import colors, compose, scalers
-from saliency_ext.visualizers.base import BaseVisualizer, check_bbox_inches, \
-    draw_text, text_length, to_numpy
+from saliency_ext.visualizers.base import BaseVisualizer, check_bbox_inches, to_numpy
+from saliency_ext.visualizers.text import draw_text, text_length
 
 SORTS = ('descending', 'ascending', 'none')
 _PAD = 8  # pixels around the chart and between the labels and the bars

@@ -36,7 +36,7 @@ def test_legends_of_every_kind_equal_fresh_ones(limits, signed, note):
 @pytest.mark.parametrize('background', ['white', 'noise'])
 def test_text_on_an_array_equals_text_on_a_pil_image(background):
     from PIL import Image
-    from saliency_ext.visualizers.base import draw_text
+    from saliency_ext.visualizers.text import draw_text
     array = np.full((40, 90, 3), 255, np.uint8) if background == 'white' else \
         np.random.RandomState(0).randint(0, 256, (40, 90, 3)).astype(np.uint8)
     image = Image.fromarray(array)

@@ -160,7 +160,7 @@ def test_ticks_read_in_raw_units_or_shares_and_are_not_clipped(tmp_path, scaler,
 
 def test_the_font_is_found_without_importing_matplotlib():
     # importing matplotlib took 0.15 s of a drawing process's first report
-    code = ('import sys; from saliency_ext.visualizers.base import default_font; '
+    code = ('import sys; from saliency_ext.visualizers.text import default_font; '
             'font = default_font(13); print(font.getname()[0], "matplotlib" in sys.modules)')
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                          check=True).stdout
@@ -168,21 +168,21 @@ def test_the_font_is_found_without_importing_matplotlib():
 
 
 def test_without_matplotlib_the_font_is_pils_own(monkeypatch):
-    from saliency_ext.visualizers import base
-    find_spec = base.importlib.util.find_spec
-    monkeypatch.setattr(base.importlib.util, 'find_spec', lambda name, *args: None if
+    from saliency_ext.visualizers import text
+    find_spec = text.importlib.util.find_spec
+    monkeypatch.setattr(text.importlib.util, 'find_spec', lambda name, *args: None if
                         name == 'matplotlib' else find_spec(name, *args))
-    base.default_font.cache_clear()
+    text.default_font.cache_clear()
     try:
-        font = base.default_font(13)
+        font = text.default_font(13)
         assert font.getname()[0] != 'DejaVu Sans'
         assert font.getbbox('feature')[2] > 0  # it draws
     finally:
-        base.default_font.cache_clear()
+        text.default_font.cache_clear()
 
 
 def test_accented_and_greek_names_are_drawn_with_a_truetype_font():
-    from saliency_ext.visualizers.base import default_font
+    from saliency_ext.visualizers.text import default_font
     font = default_font(13)
     assert font.getname()[0] == 'DejaVu Sans'
     # a glyph of its own, not the empty box of a missing one

@@ -5,7 +5,7 @@ import functools
 import numpy as np
 import pytest
 
-from saliency_ext.visualizers import base
+from saliency_ext.visualizers import text as base
 
 PIL = pytest.importorskip('PIL')
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
