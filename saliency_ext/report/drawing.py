@@ -163,8 +163,8 @@ _KEPT_BYTES = 64 << 20
 def _keep_freed_memory():
     """In the child: has glibc keep the memory of freed pictures for the next ones.
     By default it maps each block over 128 KiB (a canvas, a PNG's rows) afresh and
-    returns it when freed, so every picture paid a page fault per 4 KiB it touched: a
-    tenth of the drawing time. Blocks up to 64 MiB now come from the heap, which keeps
+    returns it when freed, so every picture paid again for the kernel's fresh, zeroed
+    pages: a tenth of the drawing time. Blocks up to 64 MiB now come from the heap, which keeps
     up to twice that free; the process's memory stays at its peak, a few reports'
     pictures. Elsewhere than glibc, nothing changes."""
     try:

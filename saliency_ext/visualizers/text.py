@@ -118,6 +118,7 @@ def _anchor_drop(size, vertical):
 
 @functools.lru_cache(maxsize=64)
 def _space(size):
+    """The advance of a space at ``size``."""
     return default_font(size).getlength(' ')
 
 
@@ -137,11 +138,11 @@ def _text_mask(text, size, anchor):
     of a text at each call. PIL renders whole the texts whose words it would place off
     whole pixels (after a kerned pair), that start or end with a space (its box holds
     them) or whose anchor the glyphs set (``t``, ``b``)."""
+    if anchor[0] not in 'lmr' or anchor[1] not in 'amsd' or text.strip(' ') != text:
+        return _rendered(text, size, anchor)
     words = [_word(w, size) for w in text.split(' ')]
     origins = _origins(words, _space(size))
-    composed = None
-    if anchor[0] in 'lmr' and anchor[1] in 'amsd' and text.strip(' ') == text:
-        composed = _composed(words, origins)
+    composed = _composed(words, origins)
     if composed is None:
         return _rendered(text, size, anchor)
     (mask, (left, top)), width = composed, int(origins[-1])
@@ -165,9 +166,9 @@ def _text_patch(text, size, anchor, fill):
 
 def draw_text(canvas, xy, text, size, fill=(0, 0, 0), anchor='la'):
     """Draws ``text`` on ``canvas``, a PIL image or an RGB ``uint8`` array (drawn in place),
-    as ``ImageDraw.text`` would, in the default font at ``size`` pixels, with the glyphs
-    rendered once per text and kept: reports draw the same labels, ticks and captions again
-    and again, and rendering is most of the cost."""
+    as ``ImageDraw.text`` would, in the default font at ``size`` pixels, from words and
+    glyphs rendered once and kept (:func:`_text_mask`): reports draw the same labels, ticks
+    and captions again and again, with new numbers in them."""
     if not text:
         return
     mask, (left, top) = _text_mask(text, size, anchor)
